@@ -298,10 +298,11 @@ df_status df_tensor_to_i64(const df_tensor *t, int64_t *out, size_t max, size_t 
 /* Kahn's algorithm, picking ready nodes in their original order so files that are already
  * sorted keep their order (and their error messages stay predictable). */
 df_status df_graph_toposort(df_graph *g, df_error *err) {
+    if (g->n_nodes <= 0) return DF_OK;
     int n = g->n_nodes;
-    if (n == 0) return DF_OK;
-    int *pending = calloc((size_t)n, sizeof *pending);
-    int *order = malloc(sizeof *order * (size_t)n);
+    size_t count = (size_t)g->n_nodes;
+    int *pending = calloc(count, sizeof *pending);
+    int *order = malloc(sizeof *order * count);
     char *ready_by_value = calloc((size_t)g->n_values, 1);
     if (!pending || !order || !ready_by_value) {
         free(pending); free(order); free(ready_by_value);
@@ -310,7 +311,7 @@ df_status df_graph_toposort(df_graph *g, df_error *err) {
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].producer < 0) ready_by_value[v] = 1;
     int placed = 0;
-    char *done = calloc((size_t)n, 1);
+    char *done = calloc(count, 1);
     if (!done) {
         free(pending); free(order); free(ready_by_value);
         return df_error_set(err, DF_ENOMEM, "out of memory sorting the graph");
@@ -351,11 +352,11 @@ df_status df_graph_toposort(df_graph *g, df_error *err) {
             break;
         }
     } else {
-        df_node *sorted = malloc(sizeof *sorted * (size_t)n);
+        df_node *sorted = malloc(sizeof *sorted * count);
         if (!sorted) st = df_error_set(err, DF_ENOMEM, "out of memory sorting the graph");
         else {
             for (int i = 0; i < n; i++) sorted[i] = g->nodes[order[i]];
-            memcpy(g->nodes, sorted, sizeof *sorted * (size_t)n);
+            memcpy(g->nodes, sorted, sizeof *sorted * count);
             free(sorted);
             for (int i = 0; i < n; i++)
                 for (int k = 0; k < g->nodes[i].n_outputs; k++)
