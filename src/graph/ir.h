@@ -146,5 +146,9 @@ df_status df_graph_pin_dims(df_graph *g, const char *const *names, const int64_t
 /* Infers every value's dtype and shape in topological order, folding nodes whose inputs are all
  * constant (so Shape/Gather/Concat subgraphs become constants). Fails naming node/op/tensor. */
 df_status df_graph_infer(df_graph *g, df_error *err);
+/* The same, optionally without folding (the checker's dry run). */
+df_status df_graph_infer_opts(df_graph *g, bool fold, df_error *err);
+/* Lists every operator type the table lacks (all of them, not just the first). */
+df_status df_graph_check_ops(const df_graph *g, df_error *err);
 
 #endif
