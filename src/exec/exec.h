@@ -1,0 +1,46 @@
+/* Executor internals: the plan and the backend vtable (internal). */
+#ifndef DF_EXEC_H
+#define DF_EXEC_H
+
+#include "dpuflow/session.h"
+#include "graph/ir.h"
+#include "ops/op.h"
+
+/* A planned step: one live node with its kernel arguments bound to the session's tensors. */
+typedef struct df_step {
+    df_node *node;
+    const df_tensor **in;
+    df_tensor **out;
+    df_kernel_args args;
+} df_step;
+
+typedef struct df_plan {
+    df_graph *graph;
+    df_step *steps;
+    int n_steps;
+    df_tensor *tensors;      /* one per value: views into the arena, constants or user inputs */
+    uint8_t *arena;
+    size_t arena_bytes, naive_bytes;
+    void *scratch;
+    size_t scratch_bytes;
+    int threads;
+    size_t folded;
+} df_plan;
+
+/* A backend turns a plan into work: cpu runs the op table's kernels; dpu-sim and vart will
+ * run partitions of it. */
+typedef struct df_backend {
+    const char *name;
+    df_status (*prepare)(df_plan *p, df_error *err); /* once per session */
+    df_status (*execute)(df_plan *p, df_error *err); /* per run: the hot path */
+    void (*release)(df_plan *p);
+} df_backend;
+
+const df_backend *df_backend_find(const char *name);
+extern const df_backend df_backend_cpu;
+
+/* Memory planner: assigns arena offsets to every runtime value by lifetime. */
+df_status df_plan_build(df_plan *p, df_error *err);
+void df_plan_free(df_plan *p);
+
+#endif

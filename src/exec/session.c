@@ -1,0 +1,212 @@
+/* Sessions: load -> pin dynamic dims -> infer and fold -> plan -> prepare kernels, once; then
+ * run as often as needed with no allocation. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpuflow/onnx.h"
+#include "exec/exec.h"
+
+struct df_session {
+    df_plan plan;
+    const df_backend *backend;
+    int threads;
+};
+
+static df_status pin_from_opts(df_graph *g, const df_session_opts *o, df_error *err) {
+    df_status st;
+    if (o->n_dims > 0 && (st = df_graph_pin_dims(g, o->dim_names, o->dim_values, o->n_dims, err))) return st;
+    for (int k = 0; k < g->n_inputs; k++) {
+        df_value *v = &g->values[g->inputs[k]];
+        const df_tensor *sample = o->sample_inputs ? df_tensor_list_find(o->sample_inputs, v->name) : NULL;
+        if (sample) {
+            if (v->shape.rank == 0 && !v->shape_known && sample->shape.rank > 0) v->shape.rank = sample->shape.rank;
+            if (sample->shape.rank != v->shape.rank) {
+                char a[128], b[128];
+                return df_error_set(err, DF_ESHAPE, "input '%s': the model expects rank %d %s, got %s", v->name,
+                                    v->shape.rank, df_shape_str(&v->shape, a, sizeof a),
+                                    df_shape_str(&sample->shape, b, sizeof b));
+            }
+            for (int d = 0; d < v->shape.rank; d++) {
+                if (v->shape.dims[d] < 0) v->shape.dims[d] = sample->shape.dims[d];
+                else if (v->shape.dims[d] != sample->shape.dims[d]) {
+                    char a[128], b[128];
+                    return df_error_set(err, DF_ESHAPE, "input '%s': the model expects shape %s, got %s", v->name,
+                                        df_shape_str(&v->shape, a, sizeof a), df_shape_str(&sample->shape, b, sizeof b));
+                }
+            }
+            if (v->dtype == DF_UNDEFINED) v->dtype = sample->dtype;
+            v->shape_known = true;
+        } else if (o->batch > 0 && o->seq > 0 && v->shape.rank == 2 && (v->dtype == DF_I64 || v->dtype == DF_I32)) {
+            if (v->shape.dims[0] < 0) v->shape.dims[0] = o->batch;
+            if (v->shape.dims[1] < 0) v->shape.dims[1] = o->seq;
+            v->shape_known = v->shape.dims[0] >= 0 && v->shape.dims[1] >= 0;
+        }
+    }
+    return DF_OK;
+}
+
+/* Turns graph inputs named in samples into constants (for shape-carrying inputs). */
+static void bind_inputs_as_constants(df_graph *g, const df_tensor_list *samples, bool integer_only) {
+    int w = 0;
+    for (int k = 0; k < g->n_inputs; k++) {
+        df_value *v = &g->values[g->inputs[k]];
+        const df_tensor *sample = df_tensor_list_find(samples, v->name);
+        bool is_int = sample && (sample->dtype == DF_I64 || sample->dtype == DF_I32);
+        if (sample && (is_int || !integer_only)) {
+            df_tensor copy;
+            if (df_tensor_copy(&copy, sample, NULL) == DF_OK) {
+                df_value_set_const(v, &copy);
+                v->is_graph_input = false;
+                continue;
+            }
+        }
+        g->inputs[w++] = g->inputs[k];
+    }
+    g->n_inputs = w;
+}
+
+static df_status session_build(df_graph *g, const df_session_opts *o, df_session **out, df_error *err) {
+    df_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        df_graph_free(g);
+        return df_error_set(err, DF_ENOMEM, "out of memory creating a session");
+    }
+    s->plan.graph = g;
+    s->backend = df_backend_find(o->backend);
+    if (!s->backend) {
+        df_session_close(s);
+        return df_error_set(err, DF_ENOTFOUND, "unknown backend '%s' (available: cpu)", o->backend);
+    }
+    s->threads = o->threads > 0 ? o->threads : omp_get_num_procs();
+    s->plan.threads = s->threads;
+    df_status st = df_plan_build(&s->plan, err);
+    if (!st) st = s->backend->prepare(&s->plan, err);
+    if (st) {
+        df_session_close(s);
+        return st;
+    }
+    for (int i = 0; i < g->n_nodes; i++) s->plan.folded += g->nodes[i].dead;
+    *out = s;
+    return DF_OK;
+}
+
+static df_status open_graph(df_graph *g, const df_session_opts *o, const char *path, df_session **out, df_error *err) {
+    df_status st = pin_from_opts(g, o, err);
+    if (!st) st = df_graph_infer(g, err);
+    if (st == DF_ENEEDVALUE && o->sample_inputs && path) {
+        /* An output shape depends on an input's value: reload and bind those values. */
+        df_graph_free(g);
+        g = NULL;
+        df_error_clear(err);
+        if ((st = df_onnx_load(path, &g, err))) return st;
+        bind_inputs_as_constants(g, o->sample_inputs, true);
+        st = pin_from_opts(g, o, err);
+        if (!st) st = df_graph_infer(g, err);
+        if (st == DF_ENEEDVALUE) {
+            df_graph_free(g);
+            g = NULL;
+            df_error_clear(err);
+            if ((st = df_onnx_load(path, &g, err))) return st;
+            bind_inputs_as_constants(g, o->sample_inputs, false);
+            st = pin_from_opts(g, o, err);
+            if (!st) st = df_graph_infer(g, err);
+        }
+    }
+    if (st) {
+        df_graph_free(g);
+        if (path) df_error_prefix(err, "%s: ", path);
+        return st;
+    }
+    return session_build(g, o, out, err);
+}
+
+df_status df_session_open(const char *path, const df_session_opts *opts, df_session **out, df_error *err) {
+    df_session_opts defaults = {0};
+    if (!opts) opts = &defaults;
+    df_graph *g = NULL;
+    df_status st = df_onnx_load(path, &g, err);
+    if (st) return st;
+    return open_graph(g, opts, path, out, err);
+}
+
+df_status df_session_open_graph(df_graph *g, const df_session_opts *opts, df_session **out, df_error *err) {
+    df_session_opts defaults = {0};
+    if (!opts) opts = &defaults;
+    return open_graph(g, opts, NULL, out, err);
+}
+
+size_t df_session_input_count(const df_session *s) { return (size_t)s->plan.graph->n_inputs; }
+size_t df_session_output_count(const df_session *s) { return (size_t)s->plan.graph->n_outputs; }
+
+static void value_info(const df_graph *g, int v, const char **name, df_dtype *dtype, df_shape *shape) {
+    if (name) *name = g->values[v].name;
+    if (dtype) *dtype = g->values[v].dtype;
+    if (shape) *shape = g->values[v].shape;
+}
+
+void df_session_input_info(const df_session *s, size_t i, const char **name, df_dtype *dtype, df_shape *shape) {
+    value_info(s->plan.graph, s->plan.graph->inputs[i], name, dtype, shape);
+}
+
+void df_session_output_info(const df_session *s, size_t i, const char **name, df_dtype *dtype, df_shape *shape) {
+    value_info(s->plan.graph, s->plan.graph->outputs[i], name, dtype, shape);
+}
+
+int df_session_input_index(const df_session *s, const char *name) {
+    for (int k = 0; k < s->plan.graph->n_inputs; k++)
+        if (!strcmp(s->plan.graph->values[s->plan.graph->inputs[k]].name, name)) return k;
+    return -1;
+}
+
+df_status df_session_run(df_session *s, const df_tensor *inputs, size_t n_inputs, df_tensor *outputs, size_t n_outputs,
+                         df_error *err) {
+    df_graph *g = s->plan.graph;
+    if (n_inputs != (size_t)g->n_inputs)
+        return df_error_set(err, DF_EINVAL, "the model takes %d inputs, got %zu", g->n_inputs, n_inputs);
+    for (int k = 0; k < g->n_inputs; k++) {
+        int v = g->inputs[k];
+        const df_value *val = &g->values[v];
+        if (inputs[k].dtype != val->dtype)
+            return df_error_set(err, DF_ETYPE, "input '%s' must be %s, got %s", val->name, df_dtype_name(val->dtype),
+                                df_dtype_name(inputs[k].dtype));
+        if (!df_shape_equal(&inputs[k].shape, &val->shape)) {
+            char a[128], b[128];
+            return df_error_set(err, DF_ESHAPE, "input '%s' must have shape %s, got %s", val->name,
+                                df_shape_str(&val->shape, a, sizeof a), df_shape_str(&inputs[k].shape, b, sizeof b));
+        }
+        s->plan.tensors[v].data = inputs[k].data;
+    }
+    df_status st = s->backend->execute(&s->plan, err);
+    if (st) return st;
+    for (size_t k = 0; k < n_outputs && k < (size_t)g->n_outputs; k++) {
+        outputs[k] = s->plan.tensors[g->outputs[k]];
+        outputs[k].owns_data = false;
+    }
+    return DF_OK;
+}
+
+void df_session_get_stats(const df_session *s, df_session_stats *stats) {
+    memset(stats, 0, sizeof *stats);
+    stats->nodes = (size_t)s->plan.n_steps;
+    stats->folded = s->plan.folded;
+    stats->arena_bytes = s->plan.arena_bytes;
+    stats->naive_bytes = s->plan.naive_bytes;
+    stats->scratch_bytes = s->plan.scratch_bytes;
+    stats->threads = s->threads;
+    const df_graph *g = s->plan.graph;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].has_const) stats->const_bytes += g->values[v].value.nbytes;
+}
+
+const df_graph *df_session_graph(const df_session *s) { return s->plan.graph; }
+
+void df_session_close(df_session *s) {
+    if (!s) return;
+    if (s->backend && s->backend->release) s->backend->release(&s->plan);
+    df_graph *g = s->plan.graph;
+    df_plan_free(&s->plan);
+    df_graph_free(g);
+    free(s);
+}
