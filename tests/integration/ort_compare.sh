@@ -70,7 +70,10 @@ for model in "${onnx_files[@]}"; do
     fi
     "$bin" run "$model" --inputs "$in" --out "$df_out" --threads 1 >"$tmp/log" 2>&1
     rc=$?
-    if [ "$rc" -eq 0 ]; then
+    if [ "$rc" -eq 0 ] && [ ! -f "$df_out" ]; then
+      echo "FAIL $label: dpuflow run exited 0 but wrote no output file"
+      fail=$((fail+1)); failed+=("$label: dpuflow wrote nothing")
+    elif [ "$rc" -eq 0 ]; then
       check "$label" "$df_out" "$ort_out" "dpuflow vs ORT"
     else
       echo "FAIL $label: dpuflow run exited $rc:"; tail -n 5 "$tmp/log" | sed 's/^/    /'

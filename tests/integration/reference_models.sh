@@ -48,6 +48,10 @@ for model in "${onnx_files[@]}"; do
       tail -n 5 "$tmp/log" | sed 's/^/    /'
       fail=$((fail+1)); failed+=("$label"); continue
     fi
+    if [ ! -f "$out" ]; then
+      echo "FAIL $label: dpuflow run exited 0 but wrote no $out"
+      fail=$((fail+1)); failed+=("$label"); continue
+    fi
     if "$py" "$src/tests/peers/compare_npz.py" "$out" "$exp" --atol "$atol" >"$tmp/cmp" 2>&1; then
       echo "ok   $label"
       pass=$((pass+1))
