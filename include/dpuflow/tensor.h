@@ -90,6 +90,15 @@ df_status df_tensor_list_add(df_tensor_list *list, const char *name, const df_te
 const df_tensor *df_tensor_list_find(const df_tensor_list *list, const char *name);
 void df_tensor_list_free(df_tensor_list *list);
 
+/* Upper bound on the decompressed bytes an .npz may declare, summed over its members. Declared
+ * sizes are checked against it before anything is allocated, so a zip bomb fails fast. */
+#define DF_NPZ_MAX_BYTES ((uint64_t)16 << 30)
+
+/* Reads an .npz image held in memory (used by the fuzzers and by callers that already hold
+ * the bytes). max_bytes caps the total decompressed size; 0 means DF_NPZ_MAX_BYTES. */
+df_status df_npz_parse_buffer(const void *buf, size_t size, uint64_t max_bytes, df_tensor_list *out,
+                              df_error *err);
+
 #ifdef __cplusplus
 }
 #endif
