@@ -15,6 +15,7 @@ df_status df_file_read_all(const char *path, void **buf, size_t *size, size_t ma
     *buf = NULL;
     *size = 0;
     if (max_size == 0) max_size = DF_FILE_READ_DEFAULT_MAX;
+    if (max_size == SIZE_MAX) max_size--;  /* room for the NUL */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return df_error_set(err, errno == ENOENT ? DF_ENOTFOUND : DF_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
@@ -35,6 +36,7 @@ df_status df_file_read_all(const char *path, void **buf, size_t *size, size_t ma
     /* The stat size is only a hint: pipes and /proc files report 0, and a file may grow
      * while it is read, so the loop below grows the buffer and enforces the limit itself. */
     size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+    if (cap > max_size + 1) cap = max_size + 1;
     size_t used = 0;
     char *p = malloc(cap);
     if (!p) {
@@ -42,14 +44,20 @@ df_status df_file_read_all(const char *path, void **buf, size_t *size, size_t ma
         return df_error_set(err, DF_ENOMEM, "%s: out of memory reading %zu bytes", path, cap);
     }
     for (;;) {
+        if (used == max_size) {
+            /* Full to the limit: only a read of 0 bytes says the file ends right here. */
+            char probe;
+            ssize_t n = read(fd, &probe, 1);
+            if (n < 0 && errno == EINTR) continue;
+            if (n == 0) break;
+            free(p);
+            close(fd);
+            if (n < 0) return df_error_set(err, DF_EIO, "%s: read failed at byte %zu: %s", path, used, strerror(errno));
+            return df_error_set(err, DF_ERANGE, "%s: exceeds the %zu byte limit", path, max_size);
+        }
         if (used + 1 >= cap) {
             size_t ncap = cap * 2;
             if (ncap > max_size + 1) ncap = max_size + 1;
-            if (ncap <= used + 1) {
-                free(p);
-                close(fd);
-                return df_error_set(err, DF_ERANGE, "%s: exceeds the %zu byte limit", path, max_size);
-            }
             char *np = realloc(p, ncap);
             if (!np) {
                 free(p);
