@@ -3,6 +3,17 @@
 
 #include "ops/op.h"
 
+extern const df_op_def df_op_MatMul;
+extern const df_op_def df_op_Gemm;
+extern const df_op_def df_op_Softmax;
+extern const df_op_def df_op_LogSoftmax;
+extern const df_op_def df_op_LayerNormalization;
+
 const df_op_def *const df_ops_nn[] = {
+    &df_op_MatMul,
+    &df_op_Gemm,
+    &df_op_Softmax,
+    &df_op_LogSoftmax,
+    &df_op_LayerNormalization,
     NULL,
 };

@@ -1,0 +1,52 @@
+/* oneDNN glue shared by MatMul and Gemm: one CPU engine for the process, and a prepared f32
+ * matmul "plan" that owns its primitive, stream, memory objects and packed weights.
+ *
+ * Everything that allocates happens in df_dnnl_mm_create (called from an op's prepare); the
+ * run path only swaps data handles and executes. A plan belongs to one node of one session,
+ * so runs of the same session must not overlap (the executor runs a session's nodes in order). */
+#ifndef DF_OPS_DNNL_COMMON_H
+#define DF_OPS_DNNL_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "graph/ir.h"
+
+/* The process-wide CPU engine, created once (thread-safe). NULL when oneDNN refused. */
+dnnl_engine_t df_dnnl_engine(void);
+
+/* What one matmul computes: dst[dims] = alpha * (A x B) + bias + beta * dst_before.
+ * Dims and strides are in elements, oneDNN order (batch..., rows, cols); a transposed operand
+ * is described by swapping its strides, never by moving data. */
+typedef struct df_mm_spec {
+    int ndims;                        /* 2..DNNL_MAX_NDIMS; all operands have this rank */
+    dnnl_dims_t a_dims, a_strides;    /* [..., M, K] */
+    dnnl_dims_t b_dims, b_strides;    /* [..., K, N] */
+    dnnl_dims_t c_dims;               /* [..., M, N], dense row-major */
+    const float *b_const;             /* non-NULL: B is constant; packed once at create */
+    float b_scale;                    /* multiplied into constant B while packing (Gemm alpha) */
+    const float *bias;                /* NULL, or N floats added to every row (already scaled) */
+    float alpha;                      /* output scale; 1 = none */
+    float beta;                       /* 0 = dst is overwritten; else sum post-op */
+} df_mm_spec;
+
+typedef struct df_dnnl_mm {
+    dnnl_primitive_t prim;
+    dnnl_stream_t stream;
+    dnnl_memory_t src, wei, bias, dst, scratch;
+    bool b_packed;                    /* wei holds library-owned packed weights */
+    size_t scratch_bytes;
+} df_dnnl_mm;
+
+/* Builds the primitive, packs constant weights and fills *mm. On failure returns
+ * DF_EUNSUPPORTED (oneDNN has no implementation: the caller may fall back to a loop) or
+ * DF_ENOMEM, with the reason in err naming node n. */
+df_status df_dnnl_mm_create(df_dnnl_mm *mm, const df_mm_spec *spec, const df_node *n, df_error *err);
+/* Runs the plan. b may be NULL when the weights were packed. dst must hold C when beta != 0. */
+df_status df_dnnl_mm_exec(df_dnnl_mm *mm, const float *a, const float *b, float *dst, void *scratch,
+                          const df_node *n, df_error *err);
+void df_dnnl_mm_destroy(df_dnnl_mm *mm);
+
+#endif
