@@ -18,6 +18,7 @@ int df_cmd_infer(int argc, char **argv);
 int df_cmd_inspect(int argc, char **argv);
 int df_cmd_bench_model(int argc, char **argv);
 int df_cmd_tokenize(int argc, char **argv);
+int df_cmd_check(int argc, char **argv);
 
 static inline int df_cli_fail(const char *verb, const df_error *err) {
     fprintf(stderr, "dpuflow %s: %s\n", verb, err->msg[0] ? err->msg : df_status_str(err->status));

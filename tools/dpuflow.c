@@ -13,6 +13,7 @@ typedef struct verb {
 static const verb verbs[] = {
     {"run", df_cmd_run, "run an ONNX model on .npz inputs, write every output to .npz"},
     {"infer", df_cmd_infer, "tokenize text, run a model, print its outputs"},
+    {"check", df_cmd_check, "static check: pin dims, infer shapes, fold constants, write a static ONNX"},
     {"inspect", df_cmd_inspect, "inputs, outputs, op histogram, parameters, checker verdict"},
     {"bench-model", df_cmd_bench_model, "latency of the engine alone on one model"},
     {"tokenize", df_cmd_tokenize, "tokenize text with a vocab.txt, tokenizer.json or SentencePiece model"},
