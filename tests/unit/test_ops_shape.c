@@ -814,6 +814,97 @@ static void test_reduce(void **state) {
     op_case_free(&c);
 }
 
+/* Runs the already-run case again with `threads` threads into fresh outputs and checks that the
+ * bytes match the single-threaded result (the parallel paths only kick in on large tensors). */
+static void expect_same_with_threads(df_op_case *c, int threads) {
+    df_node *n = &c->g->nodes[c->node];
+    const df_tensor *ins[OP_CASE_MAX_IO];
+    df_tensor outs[OP_CASE_MAX_IO];
+    df_tensor *outp[OP_CASE_MAX_IO];
+    for (int i = 0; i < c->n_inputs; i++) ins[i] = c->inputs[i] >= 0 ? &c->g->values[c->inputs[i]].value : NULL;
+    for (int i = 0; i < c->n_outputs; i++) {
+        assert_int_equal(df_tensor_alloc(&outs[i], c->outputs[i].dtype, &c->outputs[i].shape, NULL), DF_OK);
+        outp[i] = &outs[i];
+    }
+    df_error err = {0};
+    df_kernel_args a = {.graph = c->g, .node = n, .in = ins, .n_in = c->n_inputs, .out = outp,
+                        .n_out = c->n_outputs, .threads = threads, .err = &err};
+    assert_int_equal(n->op->run(&a), DF_OK);
+    for (int i = 0; i < c->n_outputs; i++) {
+        assert_memory_equal(outs[i].data, c->outputs[i].data, outs[i].nbytes);
+        df_tensor_free(&outs[i]);
+    }
+}
+
+static void test_threads(void **state) {
+    (void)state;
+    const int64_t *big = D(4, 64, 12, 64);
+    df_op_case c;
+    op_case_init(&c, "Transpose", 13);
+    in(&c, "x", iota_f32(4, big), false);
+    op_case_attr_ints(&c, "perm", L(0, 2, 1, 3), 4);
+    run_ok(&c, 1);
+    expect_same_with_threads(&c, 4);
+    op_case_free(&c);
+
+    op_case_init(&c, "Concat", 13);
+    in(&c, "a", iota_f32(4, big), false);
+    in(&c, "b", iota_f32(4, big), false);
+    op_case_attr_int(&c, "axis", 2);
+    run_ok(&c, 1);
+    expect_same_with_threads(&c, 4);
+    op_case_free(&c);
+
+    op_case_init(&c, "Split", 13);
+    in(&c, "x", iota_f32(4, big), false);
+    in(&c, "split", op_tensor_i64(1, D(3), L(1, 3, 8)), true);
+    op_case_attr_int(&c, "axis", 2);
+    run_ok(&c, 3);
+    expect_same_with_threads(&c, 4);
+    op_case_free(&c);
+
+    op_case_init(&c, "Slice", 13);
+    in(&c, "x", iota_f32(4, big), false);
+    in(&c, "starts", op_tensor_i64(1, D(2), L(-1, 1)), true);
+    in(&c, "ends", op_tensor_i64(1, D(2), L(INT64_MIN, 64)), true);
+    in(&c, "axes", op_tensor_i64(1, D(2), L(1, 3)), true);
+    in(&c, "steps", op_tensor_i64(1, D(2), L(-1, 1)), true);
+    run_ok(&c, 1);
+    expect_same_with_threads(&c, 3);
+    op_case_free(&c);
+
+    op_case_init(&c, "Gather", 13); /* embedding path */
+    in(&c, "t", iota_f32(2, D(3000, 64)), true);
+    df_tensor ids = mk(DF_I64, 2, D(8, 128), NULL);
+    for (int i = 0; i < 8 * 128; i++) ((int64_t *)ids.data)[i] = (i * 37) % 3000;
+    in(&c, "ids", ids, false);
+    run_ok(&c, 1);
+    expect_same_with_threads(&c, 4);
+    op_case_free(&c);
+
+    op_case_init(&c, "Gather", 13); /* general path */
+    in(&c, "x", iota_f32(4, big), false);
+    in(&c, "i", op_tensor_i64(1, D(3), L(5, -1, 0)), false);
+    op_case_attr_int(&c, "axis", 2);
+    run_ok(&c, 1);
+    expect_same_with_threads(&c, 4);
+    op_case_free(&c);
+
+    op_case_init(&c, "ReduceMean", 13);
+    in(&c, "x", iota_f32(4, big), false);
+    op_case_attr_ints(&c, "axes", L(-1), 1);
+    run_ok(&c, 1);
+    expect_same_with_threads(&c, 4);
+    op_case_free(&c);
+
+    op_case_init(&c, "Expand", 13);
+    in(&c, "x", iota_f32(4, D(4, 1, 12, 64)), false);
+    in(&c, "shape", op_tensor_i64(1, D(4), big), true);
+    run_ok(&c, 1);
+    expect_same_with_threads(&c, 4);
+    op_case_free(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shape),
@@ -831,6 +922,7 @@ int main(void) {
         cmocka_unit_test(test_gather),
         cmocka_unit_test(test_cumsum_arg_trilu),
         cmocka_unit_test(test_reduce),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
