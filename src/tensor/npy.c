@@ -376,7 +376,10 @@ df_status df_npy_write(const char *path, const df_tensor *t, df_error *err) {
     char hdr[NPY_HDR_CAP];
     size_t hlen;
     df_status st = npy_build_header(t, hdr, &hlen, err);
-    if (st) return df_error_prefix(err, "%s: ", path);
+    if (st) {
+        df_error_prefix(err, "%s: ", path);  /* returns DF_OK when err is NULL */
+        return st;
+    }
     df_atomic_file *f;
     if ((st = df_atomic_open(path, &f, err))) return st;
     if ((st = df_atomic_write(f, hdr, hlen, err)) || (st = df_atomic_write(f, t->data, t->nbytes, err))) {
@@ -410,7 +413,10 @@ df_status df_tensor_list_add(df_tensor_list *list, const char *name, const df_te
     df_tensor copy;
     memset(&copy, 0, sizeof copy);
     df_status st = df_tensor_copy(&copy, t, err);
-    if (st) return df_error_prefix(err, "tensor list: '%s': ", name);
+    if (st) {
+        df_error_prefix(err, "tensor list: '%s': ", name);
+        return st;
+    }
     if ((st = list_push(list, name, strlen(name), &copy, err))) df_tensor_free(&copy);
     return st;
 }
@@ -460,10 +466,16 @@ static df_status npz_read_member(zip_t *za, zip_uint64_t index, uint64_t size, d
     npy_header h;
     size_t prelen = 0, hlen = 0;
     df_status st;
-    size_t want = size < 12 ? (size_t)size : 12;
     /* The preamble says how long the header is; only then is the data size known, and only
-     * once it matches the member's declared size is anything large allocated. */
+     * once it matches the member's declared size is anything large allocated. Versions 2
+     * and 3 have a 12-byte preamble, version 1 a 10-byte one: never read past the preamble
+     * here, so that what was read always fits the header buffer below. */
+    size_t want = size < 10 ? (size_t)size : 10;
     if ((st = zread(zf, pre, want, 0, err))) goto done;
+    if (want == 10 && pre[6] >= 2 && size >= 12) {
+        if ((st = zread(zf, pre + 10, 2, 10, err))) goto done;
+        want = 12;
+    }
     if ((st = npy_preamble(pre, want, &prelen, &hlen, err))) goto done;
     if (size < prelen + hlen) {
         st = df_error_set(err, DF_EFORMAT, "header of %zu bytes is cut off at byte %" PRIu64, hlen, size);
@@ -538,7 +550,10 @@ static df_status npz_read_archive(zip_t *za, const char *label, uint64_t max_byt
         df_tensor t;
         memset(&t, 0, sizeof t);
         df_status st = npz_read_member(za, (zip_uint64_t)i, zs.size, &t, err);
-        if (st) return df_error_prefix(err, "%s: member '%s': ", label, zs.name);
+        if (st) {
+            df_error_prefix(err, "%s: member '%s': ", label, zs.name);
+            return st;
+        }
         if ((st = list_push(out, zs.name, name_len, &t, err))) {
             df_tensor_free(&t);
             return st;
