@@ -138,9 +138,20 @@ typedef struct rwalk {
         }                                                                                       \
         acc = 0;                                                                                \
         if (contiguous && (k == R_SUM || k == R_MEAN || k == R_LOGSUM)) {                       \
-            for (int64_t i = 0; i < w->count; i++) acc += p[i];                                 \
+            /* Independent lanes break the add chain so the loop vectorizes. */                \
+            double lane[8] = {0};                                                               \
+            int64_t i = 0, n8 = w->count & ~(int64_t)7;                                         \
+            for (; i < n8; i += 8)                                                              \
+                for (int j = 0; j < 8; j++) lane[j] += (double)p[i + j];                        \
+            for (; i < w->count; i++) acc += p[i];                                              \
+            for (int j = 0; j < 8; j++) acc += lane[j];                                         \
         } else if (contiguous && (k == R_L2 || k == R_SUMSQ)) {                                 \
-            for (int64_t i = 0; i < w->count; i++) acc += (double)p[i] * p[i];                  \
+            double lane[8] = {0};                                                               \
+            int64_t i = 0, n8 = w->count & ~(int64_t)7;                                         \
+            for (; i < n8; i += 8)                                                              \
+                for (int j = 0; j < 8; j++) lane[j] += (double)p[i + j] * p[i + j];             \
+            for (; i < w->count; i++) acc += (double)p[i] * p[i];                               \
+            for (int j = 0; j < 8; j++) acc += lane[j];                                         \
         } else if (k == R_L1) {                                                                 \
             WALK(w, o, acc += fabs((double)p[o]));                                              \
         } else if (k == R_L2 || k == R_SUMSQ) {                                                 \
@@ -208,6 +219,27 @@ static void reduce_one(const df_tensor *x, df_tensor *y, int64_t out_i, int64_t 
 #undef CASE
 }
 
+/* [outer, R, inner] float32 with R reduced: walk whole rows (contiguous, vectorizable) into a
+ * double buffer per chunk of inner, instead of one strided walk per output element. This is
+ * mean pooling over the sequence (ReduceSum/ReduceMean over axis 1 of [B,S,H]). */
+#define ROWS_CHUNK 256
+static void reduce_rows_f32(const float *x, float *y, int64_t R, int64_t inner, int64_t o, int64_t c0, rkind k) {
+    double buf[ROWS_CHUNK];
+    int64_t n = inner - c0 < ROWS_CHUNK ? inner - c0 : ROWS_CHUNK;
+    const float *p = x + o * R * inner + c0;
+    for (int64_t j = 0; j < n; j++) buf[j] = k == R_MAX ? -INFINITY : k == R_MIN ? INFINITY : 0;
+    for (int64_t r = 0; r < R; r++, p += inner) {
+        switch (k) {
+        case R_MAX: for (int64_t j = 0; j < n; j++) buf[j] = p[j] > buf[j] || p[j] != p[j] ? p[j] : buf[j]; break;
+        case R_MIN: for (int64_t j = 0; j < n; j++) buf[j] = p[j] < buf[j] || p[j] != p[j] ? p[j] : buf[j]; break;
+        case R_SUMSQ: for (int64_t j = 0; j < n; j++) buf[j] += (double)p[j] * p[j]; break;
+        default: for (int64_t j = 0; j < n; j++) buf[j] += p[j]; break;
+        }
+    }
+    float *out = y + o * inner + c0;
+    for (int64_t j = 0; j < n; j++) out[j] = (float)(k == R_MEAN ? buf[j] / (double)R : buf[j]);
+}
+
 static df_status reduce_run(const df_kernel_args *a) {
     const df_node *n = a->node;
     const df_tensor *x = a->in[0];
@@ -255,6 +287,17 @@ static df_status reduce_run(const df_kernel_args *a) {
     int64_t outs = df_shape_numel(&y->shape);
     int nt = df_shape_numel(&x->shape) * (int64_t)df_dtype_size(x->dtype) >= (int64_t)SH_PARALLEL_BYTES && outs > 1
                  ? sh_threads(a) : 1;
+    /* Kept dims are [outer?, inner] around one reduced group: the row-wise path. */
+    if (x->dtype == DF_F32 && w.nr == 1 && last == 0 && nk >= 1 && nk <= 2 && kstr[nk - 1] == 1 &&
+        kdims[nk - 1] == w.strides[0] && (k == R_SUM || k == R_MEAN || k == R_MAX || k == R_MIN || k == R_SUMSQ) &&
+        w.count > 0) {
+        int64_t inner = kdims[nk - 1], outer = nk == 2 ? kdims[0] : 1;
+        int64_t chunks = (inner + ROWS_CHUNK - 1) / ROWS_CHUNK, items = outer * chunks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && items > 1)
+        for (int64_t it = 0; it < items; it++)
+            reduce_rows_f32(x->data, y->data, w.count, inner, it / chunks, (it % chunks) * ROWS_CHUNK, k);
+        return DF_OK;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t o = 0; o < outs; o++) {
         int64_t rem = o, off = 0;

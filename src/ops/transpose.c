@@ -46,6 +46,42 @@ static void copy_rows(char *dst, const char *src, int rank, const int64_t *dims,
     }
 }
 
+/* dst[a*B + b] = src[a + b*S] over an A x B block, in tiles so both sides stay in cache: the
+ * transposes that move the contiguous dim away from the innermost position (K^T in attention). */
+#define TILE 32
+#define TILE_LOOP(T)                                                                             \
+    for (int64_t a0 = a_lo; a0 < a_hi; a0 += TILE)                                               \
+        for (int64_t b0 = 0; b0 < B; b0 += TILE) {                                                \
+            int64_t a1 = a0 + TILE < a_hi ? a0 + TILE : a_hi, b1 = b0 + TILE < B ? b0 + TILE : B; \
+            for (int64_t a = a0; a < a1; a++)                                                    \
+                for (int64_t b = b0; b < b1; b++) ((T *)dst)[a * B + b] = ((const T *)src)[a + b * S]; \
+        }
+
+static void tile_2d(char *dst, const char *src, int64_t a_lo, int64_t a_hi, int64_t B, int64_t S, size_t es) {
+    switch (es) {
+    case 1: TILE_LOOP(uint8_t) break;
+    case 2: TILE_LOOP(uint16_t) break;
+    case 4: TILE_LOOP(uint32_t) break;
+    case 8: TILE_LOOP(uint64_t) break;
+    default:
+        for (int64_t a = a_lo; a < a_hi; a++)
+            for (int64_t b = 0; b < B; b++) memcpy(dst + (size_t)(a * B + b) * es, src + (size_t)(a + b * S) * es, es);
+    }
+}
+
+/* Work item w of the tiled path: block (outer index, slab of A). */
+static void tile_item(char *dst, const char *src, int r, const int64_t *d, const int64_t *s, size_t es, int64_t w,
+                      int64_t slabs) {
+    int64_t A = d[r - 2], B = d[r - 1], o = w / slabs, slab = w % slabs;
+    int64_t off = 0, rem = o;
+    for (int k = r - 3; k >= 0; k--) {
+        off += (rem % d[k]) * s[k];
+        rem /= d[k];
+    }
+    int64_t a_lo = slab * TILE, a_hi = a_lo + TILE < A ? a_lo + TILE : A;
+    tile_2d(dst + (size_t)(o * A * B) * es, src + (size_t)off * es, a_lo, a_hi, B, s[r - 1], es);
+}
+
 void sh_strided_copy(void *dst, const void *src, int rank, const int64_t *dims, const int64_t *strides,
                      size_t esize, int threads) {
     int64_t d[SH_MAX_COPY_RANK], s[SH_MAX_COPY_RANK];
@@ -70,6 +106,13 @@ void sh_strided_copy(void *dst, const void *src, int rank, const int64_t *dims, 
     int64_t rows = 1;
     for (int k = 0; k < r - 1; k++) rows *= d[k];
     size_t bytes = (size_t)(rows * d[r - 1]) * esize;
+    if (r >= 2 && s[r - 2] == 1 && s[r - 1] != 1 && d[r - 2] >= 8 && d[r - 1] >= 8) {
+        int64_t slabs = (d[r - 2] + TILE - 1) / TILE, items = rows / d[r - 2] * slabs;
+        int nt = (bytes >= SH_PARALLEL_BYTES && threads > 1 && items > 1) ? threads : 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (int64_t w = 0; w < items; w++) tile_item(dst, src, r, d, s, esize, w, slabs);
+        return;
+    }
     int nt = (bytes >= SH_PARALLEL_BYTES && threads > 1 && rows > 1) ? threads : 1;
     if (nt > rows) nt = (int)rows;
     if (nt == 1) {

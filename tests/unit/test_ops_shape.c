@@ -209,6 +209,8 @@ static void test_transpose(void **state) {
     check_transpose(D(2, 3, 5, 4), D(0, 2, 1, 3), 4, DF_I64);        /* and merge */
     check_transpose(D(1, 3, 1, 4), D(3, 2, 0, 1), 4, DF_F32);
     check_transpose(D(2, 0, 3), D(1, 2, 0), 3, DF_F32);              /* zero-size */
+    check_transpose(D(2, 9, 3, 40), D(0, 2, 3, 1), 4, DF_F32);       /* K^T: tiled 2-D path */
+    check_transpose(D(37, 70), NULL, 2, DF_I64);
 
     df_op_case c;
     op_case_init(&c, "Transpose", 13);
@@ -772,6 +774,21 @@ static void test_reduce(void **state) {
     expect_i64(&c.outputs[0], L(4, 6, 12, 14), 4);
     op_case_free(&c);
 
+    op_case_init(&c, "ReduceMax", 13); /* [outer, R, inner] row-wise path */
+    in(&c, "x", op_tensor_f32(3, D(2, 3, 2), F(1, 9, -2, 4, 3, 3, 0, -1, -5, -7, 2, -8)), false);
+    op_case_attr_ints(&c, "axes", L(1), 1);
+    op_case_attr_int(&c, "keepdims", 0);
+    run_ok(&c, 1);
+    expect_f32(&c.outputs[0], F(3, 9, 2, -1), 4);
+    op_case_free(&c);
+
+    op_case_init(&c, "ReduceMean", 13);
+    in(&c, "x", op_tensor_f32(3, D(2, 3, 2), F(1, 9, -2, 4, 3, 3, 0, -1, -5, -7, 2, -8)), false);
+    op_case_attr_ints(&c, "axes", L(1), 1);
+    run_ok(&c, 1);
+    expect_f32(&c.outputs[0], F(2.0f / 3, 16.0f / 3, -1, -16.0f / 3), 4);
+    op_case_free(&c);
+
     op_case_init(&c, "ReduceProd", 13);
     in(&c, "x", op_tensor_f32(2, D(2, 2), F(1, 2, 3, 4)), false);
     op_case_attr_ints(&c, "axes", L(1), 1);
@@ -847,6 +864,13 @@ static void test_threads(void **state) {
     expect_same_with_threads(&c, 4);
     op_case_free(&c);
 
+    op_case_init(&c, "Transpose", 13);
+    in(&c, "x", iota_f32(4, big), false);
+    op_case_attr_ints(&c, "perm", L(0, 2, 3, 1), 4);
+    run_ok(&c, 1);
+    expect_same_with_threads(&c, 4);
+    op_case_free(&c);
+
     op_case_init(&c, "Concat", 13);
     in(&c, "a", iota_f32(4, big), false);
     in(&c, "b", iota_f32(4, big), false);
@@ -893,6 +917,13 @@ static void test_threads(void **state) {
     op_case_init(&c, "ReduceMean", 13);
     in(&c, "x", iota_f32(4, big), false);
     op_case_attr_ints(&c, "axes", L(-1), 1);
+    run_ok(&c, 1);
+    expect_same_with_threads(&c, 4);
+    op_case_free(&c);
+
+    op_case_init(&c, "ReduceSum", 13); /* row-wise path: mean pooling over the sequence */
+    in(&c, "x", iota_f32(4, big), false);
+    in(&c, "axes", op_tensor_i64(1, D(1), L(1)), true);
     run_ok(&c, 1);
     expect_same_with_threads(&c, 4);
     op_case_free(&c);
