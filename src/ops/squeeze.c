@@ -40,7 +40,8 @@ static df_status squeeze_infer(df_graph *g, df_node *n, df_error *err) {
     int present, mask[DF_MAX_RANK] = {0};
     if ((st = read_axes(g, n, axes, &cnt, &present, err))) return st;
     int rank = x->shape.rank;
-    if (present) {
+    /* An empty axes tensor reads like an absent one, as ONNX Runtime treats it. */
+    if (present && cnt > 0) {
         if ((st = mark_axes(n, axes, cnt, rank, mask, err))) return st;
     } else {
         for (int i = 0; i < rank; i++) mask[i] = x->shape.dims[i] == 1;
