@@ -7,7 +7,7 @@
 #include "dpuflow/session.h"
 #include "graph/ir.h"
 
-static const char *USAGE = "MODEL.onnx [--seq 64] [--batch 1] [--threads 1] [--runs 50] [--warmup N] [--json]";
+static const char *USAGE = "MODEL.onnx [--seq 64] [--batch 1] [--threads 1] [--runs 50] [--warmup N] [--json] [--profile]";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -52,7 +52,7 @@ static void fill_input(df_tensor *t, const char *name, int64_t bound, uint64_t *
 int df_cmd_bench_model(int argc, char **argv) {
     const char *model = NULL;
     long seq = 64, batch = 1, threads = 1, runs = 50, warmup = -1;
-    bool json = false;
+    bool json = false, profile = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) return df_cli_help("bench-model", USAGE);
         long *target = NULL;
@@ -62,6 +62,7 @@ int df_cmd_bench_model(int argc, char **argv) {
         else if (!strcmp(argv[i], "--runs")) target = &runs;
         else if (!strcmp(argv[i], "--warmup")) target = &warmup;
         else if (!strcmp(argv[i], "--json")) json = true;
+        else if (!strcmp(argv[i], "--profile")) profile = true;
         else if (argv[i][0] == '-') return df_cli_usage("bench-model", USAGE, "unknown option");
         else model = argv[i];
         if (target) {
@@ -74,7 +75,7 @@ int df_cmd_bench_model(int argc, char **argv) {
 
     df_error err = {0};
     df_session *s = NULL;
-    df_session_opts opts = {.threads = (int)threads, .batch = batch, .seq = seq};
+    df_session_opts opts = {.threads = (int)threads, .batch = batch, .seq = seq, .profile = profile};
     if (df_session_open(model, &opts, &s, &err)) return df_cli_fail("bench-model", &err);
     size_t n_in = df_session_input_count(s), n_out = df_session_output_count(s);
     df_tensor feed[64], got[64];
@@ -114,6 +115,7 @@ int df_cmd_bench_model(int argc, char **argv) {
             printf("  p50 %.3f ms   p90 %.3f ms   min %.3f ms\n", p50, p90, mn);
             printf("  %zu nodes, arena %.2f MB\n", st.nodes, (double)st.arena_bytes / 1e6);
         }
+        if (profile) df_session_profile_print(s, json ? stderr : stdout);
     }
     free(times);
     for (size_t i = 0; i < n_in; i++) df_tensor_free(&feed[i]);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dpuflow/status.h"
 #include "dpuflow/tensor.h"
@@ -30,6 +31,8 @@ typedef struct df_session_opts {
      * shape depends on an input's value (a Reshape whose shape is an input), that input's
      * value is bound as a constant. May be NULL. */
     const df_tensor_list *sample_inputs;
+    /* Times every step (two clock reads per node); see df_session_profile_print. */
+    bool profile;
 } df_session_opts;
 
 /* Opens a session for the ONNX model at path. */
@@ -65,6 +68,9 @@ void df_session_get_stats(const df_session *s, df_session_stats *stats);
 
 /* The session's graph (inferred, folded); owned by the session. */
 const df_graph *df_session_graph(const df_session *s);
+
+/* With opts.profile: prints time per op type over all runs so far, largest first. */
+void df_session_profile_print(const df_session *s, FILE *out);
 
 void df_session_close(df_session *s);
 

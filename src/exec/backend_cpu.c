@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpuflow/base.h"
 #include "exec/exec.h"
 
 static df_status cpu_prepare(df_plan *p, df_error *err) {
@@ -30,6 +31,18 @@ static df_status cpu_prepare(df_plan *p, df_error *err) {
 static df_status cpu_execute(df_plan *p, df_error *err) {
     /* Per calling thread, so sessions on different server workers keep their own budgets. */
     omp_set_num_threads(p->threads);
+    if (p->profile) {
+        p->profile_runs++;
+        for (int s = 0; s < p->n_steps; s++) {
+            df_step *st = &p->steps[s];
+            st->args.err = err;
+            uint64_t t0 = df_now_ns();
+            df_status rc = st->node->op->run(&st->args);
+            st->profile_ns += df_now_ns() - t0;
+            if (rc) return rc;
+        }
+        return DF_OK;
+    }
     for (int s = 0; s < p->n_steps; s++) {
         df_step *st = &p->steps[s];
         st->args.err = err;

@@ -12,6 +12,7 @@ typedef struct df_step {
     const df_tensor **in;
     df_tensor **out;
     df_kernel_args args;
+    uint64_t profile_ns;     /* accumulated when the session profiles */
 } df_step;
 
 typedef struct df_plan {
@@ -25,6 +26,8 @@ typedef struct df_plan {
     size_t scratch_bytes;
     int threads;
     size_t folded;
+    bool profile;
+    uint64_t profile_runs;
 } df_plan;
 
 /* A backend turns a plan into work: cpu runs the op table's kernels; dpu-sim and vart will

@@ -81,6 +81,7 @@ static df_status session_build(df_graph *g, const df_session_opts *o, df_session
     }
     s->threads = o->threads > 0 ? o->threads : omp_get_num_procs();
     s->plan.threads = s->threads;
+    s->plan.profile = o->profile;
     df_status st = df_plan_build(&s->plan, err);
     if (!st) st = s->backend->prepare(&s->plan, err);
     if (st) {
@@ -93,6 +94,10 @@ static df_status session_build(df_graph *g, const df_session_opts *o, df_session
 }
 
 static df_status open_graph(df_graph *g, const df_session_opts *o, const char *path, df_session **out, df_error *err) {
+    /* oneDNN sizes its work partitioning when a primitive is created, from the calling
+     * thread's OpenMP thread count: set it before anything folds or prepares, so a 1-thread
+     * session never spins up (and busy-waits on) a team of idle workers. */
+    omp_set_num_threads(o->threads > 0 ? o->threads : omp_get_num_procs());
     df_status st = pin_from_opts(g, o, err);
     if (!st) st = df_graph_infer(g, err);
     if (st == DF_ENEEDVALUE && o->sample_inputs && path) {
@@ -198,6 +203,37 @@ void df_session_get_stats(const df_session *s, df_session_stats *stats) {
     const df_graph *g = s->plan.graph;
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].has_const) stats->const_bytes += g->values[v].value.nbytes;
+}
+
+void df_session_profile_print(const df_session *s, FILE *out) {
+    typedef struct { const char *op; uint64_t ns; int nodes; } row;
+    row rows[256];
+    int n = 0;
+    uint64_t total = 0;
+    for (int i = 0; i < s->plan.n_steps; i++) {
+        const df_step *st = &s->plan.steps[i];
+        int k = 0;
+        while (k < n && strcmp(rows[k].op, st->node->op_type)) k++;
+        if (k == n) {
+            if (n == 256) continue;
+            rows[n++] = (row){st->node->op_type, 0, 0};
+        }
+        rows[k].ns += st->profile_ns;
+        rows[k].nodes++;
+        total += st->profile_ns;
+    }
+    for (int i = 1; i < n; i++) /* insertion sort, largest first */
+        for (int j = i; j > 0 && rows[j].ns > rows[j - 1].ns; j--) {
+            row t = rows[j];
+            rows[j] = rows[j - 1];
+            rows[j - 1] = t;
+        }
+    uint64_t runs = s->plan.profile_runs ? s->plan.profile_runs : 1;
+    fprintf(out, "  %-22s %6s %10s %6s\n", "op", "nodes", "us/run", "share");
+    for (int i = 0; i < n; i++)
+        fprintf(out, "  %-22s %6d %10.1f %5.1f%%\n", rows[i].op, rows[i].nodes, (double)rows[i].ns / 1e3 / (double)runs,
+                total ? 100.0 * (double)rows[i].ns / (double)total : 0.0);
+    fprintf(out, "  %-22s %6d %10.1f\n", "total", s->plan.n_steps, (double)total / 1e3 / (double)runs);
 }
 
 const df_graph *df_session_graph(const df_session *s) { return s->plan.graph; }
