@@ -504,6 +504,8 @@ static void test_atomic_write_failure_keeps_old(void **state) {
     assert_int_equal(df_tensor_list_add(&fresh, "ok", &old.items[0].tensor, &err), DF_OK);
     assert_int_equal(df_tensor_list_add(&fresh, "bf", &bad, &err), DF_OK);
     expect_error(df_npz_write(p, &fresh, &err), &err, DF_EUNSUPPORTED, "array 'bf'");
+    assert_int_equal(df_npz_write(p, &fresh, NULL), DF_EUNSUPPORTED);  /* err is optional */
+    assert_int_equal(df_npy_write(p, &bad, NULL), DF_EUNSUPPORTED);
     assert_still_old(p, &old);
     assert_int_equal(count_dir_entries(), 1);
     df_tensor_list_free(&fresh);
