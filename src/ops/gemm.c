@@ -100,6 +100,8 @@ static void gemm_release(df_node *n) {
 }
 
 static df_status gemm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_error *err) {
+    /* A second prepare (after a fold-time one) replaces the first plan. */
+    gemm_release(n);
     gemm_state *s = calloc(1, sizeof *s);
     if (!s) return df_node_error(err, DF_ENOMEM, n, "out of memory");
     n->state = s;

@@ -114,6 +114,8 @@ static void fill_spec2d(df_mm_spec *sp, int64_t M, int64_t K, int64_t N) {
 
 static df_status matmul_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_error *err) {
     df_value *a = df_node_in(g, n, 0), *b = df_node_in(g, n, 1);
+    /* A second prepare (after a fold-time one) replaces the first plan. */
+    matmul_release(n);
     matmul_state *s = calloc(1, sizeof *s);
     if (!s) return df_node_error(err, DF_ENOMEM, n, "out of memory");
     n->state = s;

@@ -6,36 +6,17 @@
  * which gets contiguous, vectorized loops. Rows subtract their max first, so large logits do
  * not overflow; -inf entries give 0, and a row that is entirely -inf gives NaN as numpy's
  * reference does (exp(-inf - -inf)). */
+/* The kernels never read floating-point exception flags; without this gcc will not
+ * if-convert the selects in nn_math.h (a comparison "may trap") and leaves the exp/erf loops
+ * scalar. */
+#pragma GCC optimize("no-trapping-math")
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "ops/nn_math.h"
 #include "ops/op.h"
-
-/* exp(x) for float, written so gcc vectorizes it (libm's expf is a scalar call at -O2):
- * x = n*ln2 + r with |r| <= ln2/2, exp(r) by its degree-6 Taylor polynomial (relative error
- * about 1.2e-7), 2^n put together in the exponent bits. Inputs below -87.3 underflow to 0. */
-static inline float fast_expf(float x) {
-    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float xc = x > 88.3f ? 88.3f : x;
-    xc = xc < -87.3f ? -87.3f : xc;
-    float t = xc * 1.44269504088896341f + magic;
-    float nf = t - magic;
-    float r = xc - nf * 0.693145751953125f;
-    r = r - nf * 1.4286068203094172e-06f;
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    union { float f; int32_t i; } sc;
-    sc.i = ((int32_t)nf + 127) << 23;
-    float v = p * sc.f;
-    v = x < -87.3f ? 0.0f : v;
-    return x != x ? x : v;
-}
 
 static void row_contig(const float *x, float *y, int64_t len, int is_log) {
     float m = -INFINITY;
@@ -44,14 +25,14 @@ static void row_contig(const float *x, float *y, int64_t len, int is_log) {
     float sum = 0.0f;
     if (is_log) {
 #pragma omp simd reduction(+ : sum)
-        for (int64_t i = 0; i < len; i++) sum += fast_expf(x[i] - m);
+        for (int64_t i = 0; i < len; i++) sum += df_fast_expf(x[i] - m);
         float sub = m + logf(sum);
 #pragma omp simd
         for (int64_t i = 0; i < len; i++) y[i] = x[i] - sub;
     } else {
 #pragma omp simd reduction(+ : sum)
         for (int64_t i = 0; i < len; i++) {
-            float e = fast_expf(x[i] - m);
+            float e = df_fast_expf(x[i] - m);
             y[i] = e;
             sum += e;
         }
@@ -67,7 +48,7 @@ static void row_strided(const float *x, float *y, int64_t len, int64_t stride, i
     for (int64_t i = 0; i < len; i++) m = x[i * stride] > m ? x[i * stride] : m;
     float sum = 0.0f;
     for (int64_t i = 0; i < len; i++) {
-        float e = fast_expf(x[i * stride] - m);
+        float e = df_fast_expf(x[i * stride] - m);
         if (!is_log) y[i * stride] = e;
         sum += e;
     }

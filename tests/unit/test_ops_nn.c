@@ -425,12 +425,72 @@ static void test_layernorm(void **state) {
     df_tensor_free(&x);
 }
 
+/* --- Gelu / BatchNormalization ---------------------------------------------------------- */
+static void test_gelu(void **state) {
+    (void)state;
+    int64_t d[1] = {2001};
+    df_tensor x;
+    df_shape s = df_shape_make(1, d);
+    df_tensor_alloc(&x, DF_F32, &s, NULL);
+    float *xv = x.data;
+    for (int i = 0; i < 2001; i++) xv[i] = (float)(i - 1000) / 100.0f; /* [-10, 10] */
+    for (int mode = 0; mode < 2; mode++) {
+        df_op_case c;
+        df_error err = {0};
+        op_case_init(&c, "Gelu", 20);
+        op_case_input(&c, "X", &x, false);
+        if (mode) {
+            df_attr at = {.name = "approximate", .type = DF_ATTR_STRING, .s = "tanh", .s_len = 4};
+            op_case_attr(&c, &at);
+        }
+        if (op_case_run(&c, 1, &err)) fail_msg("%s", err.msg);
+        const float *y = c.outputs[0].data;
+        for (int i = 0; i < 2001; i++) {
+            double v = xv[i];
+            double want = mode ? 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)))
+                               : 0.5 * v * (1 + erf(v / sqrt(2.0)));
+            if (fabs(y[i] - want) > 1e-6 + 1e-5 * fabs(want))
+                fail_msg("gelu mode %d at %g: %g, want %g", mode, v, y[i], want);
+        }
+        op_case_free(&c);
+    }
+    df_tensor_free(&x);
+}
+
+static void test_batchnorm(void **state) {
+    (void)state;
+    int64_t xd[4] = {2, 3, 2, 2}, cd[1] = {3};
+    df_tensor x = rand_f32(4, xd);
+    float sv[3] = {1.0f, 2.0f, 0.5f}, bv[3] = {0.0f, 1.0f, -1.0f}, mv[3] = {0.1f, -0.2f, 0.3f}, vv[3] = {1.0f, 4.0f, 0.25f};
+    df_tensor p[4] = {op_tensor_f32(1, cd, sv), op_tensor_f32(1, cd, bv), op_tensor_f32(1, cd, mv),
+                      op_tensor_f32(1, cd, vv)};
+    df_op_case c;
+    df_error err = {0};
+    op_case_init(&c, "BatchNormalization", 15);
+    op_case_input(&c, "X", &x, false);
+    op_case_input(&c, "scale", &p[0], true);
+    op_case_input(&c, "B", &p[1], true);
+    op_case_input(&c, "input_mean", &p[2], true);
+    op_case_input(&c, "input_var", &p[3], true);
+    if (op_case_run(&c, 1, &err)) fail_msg("%s", err.msg);
+    const float *xv = x.data, *y = c.outputs[0].data;
+    for (int i = 0; i < 24; i++) {
+        int ch = (i / 4) % 3;
+        float want = (xv[i] - mv[ch]) / sqrtf(vv[ch] + 1e-5f) * sv[ch] + bv[ch];
+        assert_float_equal(y[i], want, 1e-5f);
+    }
+    op_case_free(&c);
+    df_tensor_free(&x);
+    for (int i = 0; i < 4; i++) df_tensor_free(&p[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_shapes),   cmocka_unit_test(test_matmul_int64),
         cmocka_unit_test(test_matmul_k_mismatch), cmocka_unit_test(test_gemm_combos),
         cmocka_unit_test(test_gemm_errors),     cmocka_unit_test(test_softmax_opsets),
         cmocka_unit_test(test_softmax_masks),   cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_gelu),            cmocka_unit_test(test_batchnorm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
