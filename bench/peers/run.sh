@@ -62,6 +62,7 @@ if [ ${#models[@]} -eq 0 ]; then
   exit 1
 fi
 
+load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/df_bench.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 results="$tmp/results.tsv"   # model batch threads engine repeat p50 p90 min
@@ -109,6 +110,7 @@ cpus="$(nproc 2>/dev/null)"
 cpus_all="$(lscpu 2>/dev/null | sed -n 's/^CPU(s):[[:space:]]*//p' | head -n 1)"
 dnnl="$(dpkg-query -W -f='${Package} ${Version}\n' 'libdnnl*' 2>/dev/null | grep -v '^libdnnl[^ ]* $' | head -n 3 | paste -sd ',' - | sed 's/,/, /g')"
 commit="$(git rev-parse --short HEAD 2>/dev/null)"
+load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 
 mkdir -p "$(dirname "$out")"
 "$py" - "$results" "$out" "$runs" "$repeats" "$seq" "$opset" <<PYEOF
@@ -140,6 +142,8 @@ md = ["# dpuflow vs ONNX Runtime (CPU)", "",
       "- CPU: $cpu_model",
       "- cores available to the run: $cpus (lscpu CPU(s): $cpus_all)",
       "- oneDNN: ${dnnl:-not found by dpkg}",
+      "- load average (1/5/15 min) before: ${load_before:-?}, after: ${load_after:-?} "
+      "(a load above the core count means other work shared the CPUs: treat timings as noisy)",
       "- ONNX Runtime: onnxruntime-node $ort_version (CPU EP; graphOptimizationLevel all, "
       "interOpNumThreads 1, sequential)", "",
       "## Method", "",
