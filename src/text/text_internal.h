@@ -75,6 +75,7 @@ struct df_tokenizer {
     float min_score, max_score;
     int32_t *user_ids; /* USER_DEFINED pieces, matched verbatim before normalization */
     size_t n_user;
+    size_t max_user_bytes;
     uint8_t user_first[32]; /* bitmap of their first bytes */
     bool byte_fallback;
     int32_t byte_ids[256];

@@ -44,6 +44,7 @@ df_status unigram_prepare(df_tokenizer *tok, const char *name, df_error *err) {
         for (size_t i = 0; i < v->n; i++)
             if (v->type[i] == PT_USER) {
                 tok->user_ids[tok->n_user++] = (int32_t)i;
+                if (v->len[i] > tok->max_user_bytes) tok->max_user_bytes = v->len[i];
                 unsigned char c0 = (unsigned char)v->blob[v->off[i]];
                 tok->user_first[c0 >> 3] |= (uint8_t)(1u << (c0 & 7));
             }
@@ -73,11 +74,16 @@ static bool append(df_tokenizer_ws *ws, size_t *n, const void *p, size_t k) {
 static size_t norm_prefix(const df_tokenizer *tok, const unsigned char *s, size_t n, bool use_user, const char **rep,
                           size_t *rep_len) {
     if (use_user && tok->n_user && (tok->user_first[s[0] >> 3] & (1u << (s[0] & 7)))) {
-        size_t best = 0;
-        for (size_t i = 0; i < tok->n_user; i++) {
-            int32_t id = tok->user_ids[i];
-            size_t l = tok->v.len[id];
-            if (l > best && l <= n && memcmp(s, tok->v.blob + tok->v.off[id], l) == 0) best = l;
+        /* Longest user-defined piece at s, via the piece hash: cost bounded by the longest
+         * such piece, however many there are. */
+        size_t best = 0, lim = n < tok->max_user_bytes ? n : tok->max_user_bytes;
+        uint64_t h = VOCAB_HASH_INIT;
+        for (size_t e = 0; e < lim;) {
+            h = vocab_hash_step(h, s[e]);
+            e++;
+            if (e < n && (s[e] & 0xC0) == 0x80) continue;
+            int32_t id = vocab_find_h(&tok->v, (const char *)s, e, h);
+            if (id >= 0 && tok->v.type[id] == PT_USER) best = e;
         }
         if (best) {
             *rep = (const char *)s;

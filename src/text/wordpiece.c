@@ -183,6 +183,16 @@ df_status wordpiece_run(const df_tokenizer *tok, df_tokenizer_ws *ws, const unsi
         size_t k = utf8_dec(text + i, len - i, &c);
         if (k == 0) return df_error_set(err, DF_EINVAL, "invalid UTF-8 at byte offset %zu", i);
         i += k;
+        if (c < 0x80) {
+            /* ASCII: no decomposition, marks or ideographs; only case and controls matter. */
+            if (tok->clean_text) {
+                if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+                else if (c < 0x20 || c == 0x7F) continue;
+            }
+            if (tok->lowercase && c >= 'A' && c <= 'Z') c += 'a' - 'A';
+            push_cp(&st, c);
+            continue;
+        }
         if (tok->clean_text) {
             if (c == 0 || c == 0xFFFD || is_control(c)) continue;
             if (is_white(c)) c = ' ';
