@@ -1,5 +1,5 @@
-/* Vectorizable float math for the nn kernels: libm's expf/erff are scalar calls at -O2
- * without -ffast-math, which would dominate Softmax and Gelu. */
+/* Vectorizable float math for the nn kernels: libm's expf is a scalar call at -O2 without
+ * -ffast-math, which would dominate Softmax. */
 #ifndef DF_OPS_NN_MATH_H
 #define DF_OPS_NN_MATH_H
 
@@ -35,21 +35,5 @@ static inline float df_fast_expf(float x) {
     v = isless(x, -87.3f) ? 0.0f : v;
     return x != x ? x : v;
 }
-
-/* erf(x) by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7) on top of df_fast_expf. */
-static inline float df_fast_erff(float x) {
-    float ax = fabsf(x);
-    float t = 1.0f / (1.0f + 0.3275911f * ax);
-    float p = 1.061405429f;
-    p = p * t - 1.453152027f;
-    p = p * t + 1.421413741f;
-    p = p * t - 0.284496736f;
-    p = p * t + 0.254829592f;
-    float r = 1.0f - p * t * df_fast_expf(-ax * ax);
-    return copysignf(r, x);
-}
-
-/* tanh(x) = 1 - 2 / (exp(2x) + 1); saturates cleanly at both ends. */
-static inline float df_fast_tanhf(float x) { return 1.0f - 2.0f / (df_fast_expf(2.0f * x) + 1.0f); }
 
 #endif

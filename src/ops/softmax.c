@@ -9,7 +9,9 @@
 /* The kernels never read floating-point exception flags; without this gcc will not
  * if-convert the selects in nn_math.h (a comparison "may trap") and leaves the exp/erf loops
  * scalar. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
+#endif
 
 #include <math.h>
 #include <stdint.h>

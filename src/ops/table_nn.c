@@ -8,7 +8,6 @@ extern const df_op_def df_op_Gemm;
 extern const df_op_def df_op_Softmax;
 extern const df_op_def df_op_LogSoftmax;
 extern const df_op_def df_op_LayerNormalization;
-extern const df_op_def df_op_Gelu;
 extern const df_op_def df_op_BatchNormalization;
 
 const df_op_def *const df_ops_nn[] = {
@@ -17,7 +16,6 @@ const df_op_def *const df_ops_nn[] = {
     &df_op_Softmax,
     &df_op_LogSoftmax,
     &df_op_LayerNormalization,
-    &df_op_Gelu,
     &df_op_BatchNormalization,
     NULL,
 };
