@@ -13,12 +13,14 @@
         T *restrict o = (T *)o_;                                                                      \
         const T *restrict pb = (const T *)in[1];                                                      \
         if (st[1]) {                                                                                  \
+            _Pragma("omp simd")                                                                       \
             for (int64_t i = 0; i < n; i++) {                                                         \
                 const T a = o[i], b = pb[i];                                                          \
                 o[i] = (EXPR);                                                                        \
             }                                                                                         \
         } else {                                                                                      \
             const T b = pb[0];                                                                        \
+            _Pragma("omp simd")                                                                       \
             for (int64_t i = 0; i < n; i++) {                                                         \
                 const T a = o[i];                                                                     \
                 o[i] = (EXPR);                                                                        \
@@ -42,6 +44,7 @@ DF_NUM_TYPES(MINMAX, _)
         (void)st;                                                                                     \
         T *restrict o = (T *)o_;                                                                      \
         const T s = (T)(*(const double *)ctx);                                                        \
+        _Pragma("omp simd")                                                                           \
         for (int64_t i = 0; i < n; i++) o[i] *= s;                                                    \
     }
 DF_FLOAT_TYPES(SUM, _)
@@ -80,17 +83,22 @@ static void half_acc_row(int64_t n, void *out, const void *const *in, const int6
         const uint16_t *b = h->n_in > 1 ? (const uint16_t *)in[1] + s * st[1] : NULL;
         int64_t mb = h->n_in > 1 && st[1] ? m : 1;
         if (h->dt == DF_F16) {
+            #pragma omp simd
             for (int64_t i = 0; i < m; i++) ob[i] = df_h2f(o[i]);
             for (int64_t i = 0; b && i < mb; i++) bb[i] = df_h2f(b[i]);
         } else {
+            #pragma omp simd
             for (int64_t i = 0; i < m; i++) ob[i] = df_bf2f(o[i]);
             for (int64_t i = 0; b && i < mb; i++) bb[i] = df_bf2f(b[i]);
         }
         h->f32(m, ob, ptr, st, h->ctx);
-        if (h->dt == DF_F16)
+        if (h->dt == DF_F16) {
+            #pragma omp simd
             for (int64_t i = 0; i < m; i++) o[i] = df_f2h(ob[i]);
-        else
+        } else {
+            #pragma omp simd
             for (int64_t i = 0; i < m; i++) o[i] = df_f2bf(ob[i]);
+        }
     }
 }
 

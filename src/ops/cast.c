@@ -63,6 +63,7 @@
         (void)ctx;                                                                                    \
         TD *restrict o = (TD *)o_;                                                                    \
         const TYPE_##SS *restrict x = (const TYPE_##SS *)in[0];                                       \
+        _Pragma("omp simd")                                                                           \
         for (int64_t i = 0; i < n; i++) o[i] = STD(TD, LOAD_##SS(x[i]));                              \
     }
 #define CAST_FROM(DS, TS, SS, STS, E) TYPES_B(CAST_ONE, SS)

@@ -19,13 +19,16 @@ typedef struct clip_ctx {
         memcpy(&lo, c->lo, sizeof lo);                                                                \
         memcpy(&hi, c->hi, sizeof hi);                                                                \
         if (c->has_lo && c->has_hi) {                                                                 \
+            _Pragma("omp simd")                                                                       \
             for (int64_t i = 0; i < n; i++) {                                                         \
                 T v = x[i] < lo ? lo : x[i];                                                          \
                 o[i] = v > hi ? hi : v;                                                               \
             }                                                                                         \
         } else if (c->has_lo) {                                                                       \
+            _Pragma("omp simd")                                                                       \
             for (int64_t i = 0; i < n; i++) o[i] = x[i] < lo ? lo : x[i];                             \
         } else if (c->has_hi) {                                                                       \
+            _Pragma("omp simd")                                                                       \
             for (int64_t i = 0; i < n; i++) o[i] = x[i] > hi ? hi : x[i];                             \
         } else {                                                                                      \
             memcpy(o, x, (size_t)n * sizeof(T));                                                      \

@@ -4,10 +4,13 @@
 #define HALF_BLOCK 256
 
 static void half_load(float *dst, const uint16_t *src, int64_t n, df_dtype dt) {
-    if (dt == DF_F16)
+    if (dt == DF_F16) {
+        #pragma omp simd
         for (int64_t i = 0; i < n; i++) dst[i] = df_h2f(src[i]);
-    else
+    } else {
+        #pragma omp simd
         for (int64_t i = 0; i < n; i++) dst[i] = df_bf2f(src[i]);
+    }
 }
 
 void df_half_row(int64_t n, void *out, const void *const *in, const int64_t *step, const void *ctx) {
@@ -31,10 +34,13 @@ void df_half_row(int64_t n, void *out, const void *const *in, const int64_t *ste
         }
         h->f32(m, obuf, ptr, step, h->ctx);
         uint16_t *o = (uint16_t *)out + s;
-        if (h->dt == DF_F16)
+        if (h->dt == DF_F16) {
+            #pragma omp simd
             for (int64_t i = 0; i < m; i++) o[i] = df_f2h(obuf[i]);
-        else
+        } else {
+            #pragma omp simd
             for (int64_t i = 0; i < m; i++) o[i] = df_f2bf(obuf[i]);
+        }
     }
 }
 

@@ -15,15 +15,19 @@
             if (c[0] ? st[1] : st[2]) memcpy(o, src, (size_t)n * sizeof(T));                          \
             else for (int64_t i = 0; i < n; i++) o[i] = src[0];                                       \
         } else if (st[1] && st[2]) {                                                                  \
+            _Pragma("omp simd")                                                                       \
             for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y[i];                                \
         } else if (st[2]) { /* scalar X, e.g. a fill value for masked attention scores */             \
             const T xv = x[0];                                                                        \
+            _Pragma("omp simd")                                                                       \
             for (int64_t i = 0; i < n; i++) o[i] = c[i] ? xv : y[i];                                  \
         } else if (st[1]) {                                                                           \
             const T yv = y[0];                                                                        \
+            _Pragma("omp simd")                                                                       \
             for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : yv;                                  \
         } else {                                                                                      \
             const T xv = x[0], yv = y[0];                                                             \
+            _Pragma("omp simd")                                                                       \
             for (int64_t i = 0; i < n; i++) o[i] = c[i] ? xv : yv;                                    \
         }                                                                                             \
     }
