@@ -29,6 +29,20 @@ static df_status pin_from_opts(df_graph *g, const df_session_opts *o, df_error *
                                     df_shape_str(&sample->shape, b, sizeof b));
             }
             for (int d = 0; d < v->shape.rank; d++) {
+                const char *param = v->dim_params[d];
+                if (v->shape.dims[d] < 0 && param) {
+                    /* One symbolic dim ("sequence") must get one size across all inputs. */
+                    for (int j = 0; j < k; j++) {
+                        const df_value *w = &g->values[g->inputs[j]];
+                        for (int e = 0; e < w->shape.rank; e++)
+                            if (w->dim_params[e] && !strcmp(w->dim_params[e], param) &&
+                                w->shape.dims[e] != sample->shape.dims[d])
+                                return df_error_set(err, DF_ESHAPE,
+                                                    "input '%s' has %lld for dim '%s', but input '%s' has %lld",
+                                                    v->name, (long long)sample->shape.dims[d], param, w->name,
+                                                    (long long)w->shape.dims[e]);
+                    }
+                }
                 if (v->shape.dims[d] < 0) v->shape.dims[d] = sample->shape.dims[d];
                 else if (v->shape.dims[d] != sample->shape.dims[d]) {
                     char a[128], b[128];

@@ -322,6 +322,10 @@ df_status df_onnx_load_buffer(const void *data, size_t size, const char *base_di
         if (!vi->name || !*vi->name) { st = df_error_set(err, DF_EFORMAT, "%s: graph output %zu has no name", what, i); goto done; }
         int v = df_graph_value(g, vi->name);
         if (v < 0) { st = df_error_set(err, DF_ENOMEM, "out of memory"); goto done; }
+        /* Kept for a save without inference; df_graph_infer recomputes both. */
+        if (g->values[v].producer < 0 && !g->values[v].has_const && !g->values[v].is_graph_input &&
+            (st = type_from_value_info(&g->values[v], vi, what, err)))
+            goto done;
         g->values[v].is_graph_output = true;
         g->outputs[g->n_outputs++] = v;
     }
