@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t vocab = df_tokenizer_vocab_size(tok);
         for (size_t i = 0; i < toks->count; i++) {
             if (toks->ids[i] < 0 || (size_t)toks->ids[i] >= vocab) abort();
-            if (!toks->pieces[i] || (!toks->pieces[i][0])) abort();
+            if (!toks->pieces[i] || toks->lens[i] == 0 || toks->pieces[i][toks->lens[i]] != '\0') abort();
         }
         if (max_len == 0) {
             if (n_real != toks->count) abort();

@@ -43,10 +43,17 @@ static int emit(const df_tokenizer *tok, df_tokenizer_ws *ws, const char *text, 
         /* Real text tokens show their surface (Unigram unknowns keep their characters);
          * specials and padding show their vocabulary entry. */
         const char *p;
-        if (!max_len) p = toks->pieces[i];
-        else if (i >= 1 && i + 1 < n_real) p = toks->pieces[i - 1];
-        else p = df_tokenizer_id_to_piece(tok, ids[i]);
-        json_array_append_new(jt, json_string(p ? p : ""));
+        size_t pl;
+        size_t k = max_len ? i - 1 : i;
+        if (!max_len || (i >= 1 && i + 1 < n_real)) {
+            p = toks->pieces[k];
+            pl = toks->lens[k];
+        } else {
+            p = df_tokenizer_id_to_piece(tok, ids[i]);
+            if (!p) p = "";
+            pl = strlen(p);
+        }
+        json_array_append_new(jt, json_stringn(p, pl));
         json_array_append_new(ji, json_integer(ids[i]));
         json_array_append_new(jm, json_integer(mask[i]));
     }
@@ -61,6 +68,7 @@ static int emit(const df_tokenizer *tok, df_tokenizer_ws *ws, const char *text, 
     } else {
         for (size_t i = 0; i < n; i++)
             printf("%s%s", i ? " " : "", json_string_value(json_array_get(jt, i)));
+        /* (a piece holding U+0000 prints up to it; --json shows it whole) */
         printf("\n");
         for (size_t i = 0; i < n; i++) printf("%s%lld", i ? " " : "", (long long)ids[i]);
         printf("\n");

@@ -10,9 +10,21 @@
  * DF_EINVAL naming the byte offset of the first bad byte.
  *
  * Allocation: df_tokenizer_encode_ws allocates only when the workspace is smaller than the
- * current input needs (it grows to the largest input seen, then never again). Workspace size
- * is linear in the input: about 16 bytes per input byte for Unigram, 2 bytes per byte plus 4 per
- * character for WordPiece. Passing a NULL workspace makes one per call. */
+ * current input needs (it grows to the largest input seen, then never again). Workspace size:
+ * WordPiece, about 4 x max_input_chars_per_word bytes whatever the input length; Unigram, about
+ * 24 bytes per byte of normalized text. Passing a NULL workspace makes one per call.
+ *
+ * Fidelity: WordPiece matches Hugging Face tokenizers' BertNormalizer + BertPreTokenizer +
+ * WordPiece; .model files match the sentencepiece library; Unigram tokenizer.json follows
+ * Hugging Face's Precompiled / Replace / Strip normalizers and Metaspace pre-tokenizer.
+ * Deliberate differences:
+ *   - special-token strings typed in the text ("[SEP]", "<s>") are tokenized as plain text,
+ *     never turned into special ids (Hugging Face extracts them first);
+ *   - sentencepiece maps ill-formed UTF-8 to U+FFFD; here it is DF_EINVAL;
+ *   - .model ids are the model's own: XLM-R's sentencepiece.bpe.model is shifted by one from
+ *     the fairseq ids Hugging Face uses, so load XLM-R / BGE-M3 from their tokenizer.json;
+ *   - tokenizer.json types other than those named above (BPE, NFKC normalizer, ...) are
+ *     refused with DF_EUNSUPPORTED rather than approximated. */
 #ifndef DPUFLOW_TEXT_H
 #define DPUFLOW_TEXT_H
 
@@ -100,6 +112,7 @@ typedef struct df_tokens {
     size_t count;
     int64_t *ids;
     char **pieces; /* count NUL-terminated strings */
+    size_t *lens;  /* their byte lengths (a Unigram unknown run may hold a U+0000) */
 } df_tokens;
 df_status df_tokenizer_tokenize(const df_tokenizer *tok, const char *text, size_t len, df_tokens **out,
                                 df_error *err);

@@ -244,6 +244,7 @@ void df_tokens_free(df_tokens *t) {
     tokens_impl *ti = (tokens_impl *)t;
     free(ti->pub.ids);
     free(ti->pub.pieces);
+    free(ti->pub.lens);
     free(ti->blob);
     free(ti);
 }
@@ -258,15 +259,21 @@ df_status df_tokenizer_tokenize(const df_tokenizer *tok, const char *text, size_
     if (!s) {
         ti = calloc(1, sizeof *ti);
         char **pieces = sink.n ? malloc(sink.n * sizeof *pieces) : NULL;
-        if (!ti || (sink.n && !pieces)) {
+        size_t *lens = sink.n ? malloc(sink.n * sizeof *lens) : NULL;
+        if (!ti || (sink.n && (!pieces || !lens))) {
             free(ti);
             free(pieces);
+            free(lens);
             s = df_error_set(err, DF_ENOMEM, "out of memory");
         } else {
-            for (size_t i = 0; i < sink.n; i++) pieces[i] = sink.pblob + sink.poff[i];
+            for (size_t i = 0; i < sink.n; i++) {
+                pieces[i] = sink.pblob + sink.poff[i];
+                lens[i] = (i + 1 < sink.n ? sink.poff[i + 1] : sink.plen) - sink.poff[i] - 1;
+            }
             ti->pub.count = sink.n;
             ti->pub.ids = sink.dids;
             ti->pub.pieces = pieces;
+            ti->pub.lens = lens;
             ti->blob = sink.pblob;
             sink.dids = NULL;
             sink.pblob = NULL;

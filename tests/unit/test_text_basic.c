@@ -227,6 +227,15 @@ static void test_unigram_fixture(void **state) {
     const int64_t e[6] = {2, 50, 35, 3, 0, 0}, m[6] = {1, 1, 1, 1, 0, 0};
     assert_memory_equal(ids, e, sizeof e);
     assert_memory_equal(mask, m, sizeof m);
+    /* sentencepiece: "a\0b" -> ▁ a \0 b, the NUL an unknown piece of length 1 */
+    df_tokens *tk = NULL;
+    assert_int_equal(df_tokenizer_tokenize(c.tok, "a\0b", 3, &tk, &err), DF_OK);
+    assert_int_equal(tk->count, 4);
+    const int64_t nul_ids[4] = {299, 294, 1, 278};
+    assert_memory_equal(tk->ids, nul_ids, sizeof nul_ids);
+    assert_int_equal(tk->lens[2], 1);
+    assert_int_equal(tk->pieces[2][0], 0);
+    df_tokens_free(tk);
     df_tokenizer_free(c.tok);
 
     spm_ctx h = {.hf = true};
@@ -236,6 +245,7 @@ static void test_unigram_fixture(void **state) {
     print_message("tiny-unigram.json: %zu/%zu match sentencepiece\n", h.ok, h.total);
     assert_int_equal(h.ok, h.total);
     expect_ids(h.tok, "hello ", -1, IDS(50, 299)); /* Metaspace keeps the trailing ▁ */
+    expect_ids(h.tok, "a\0b", 3, IDS(299, 294, 1, 278));
     df_tokenizer_specials sp = df_tokenizer_get_specials(h.tok);
     assert_int_equal(sp.cls, 2);
     assert_int_equal(sp.sep, 3);

@@ -156,6 +156,49 @@ static void test_cluecorpus_spm(void **state) {
     df_tokenizer_free(c.tok);
 }
 
+/* More sentencepiece 0.1.97 outputs for spm.model: NUL, zero-width space and NBSP (the
+ * charsmap maps them), a combining accent NFKC composes, half-width katakana, circled digits,
+ * a BOM. */
+static void test_cluecorpus_extra(void **state) {
+    (void)state;
+    char model[4096];
+    snprintf(model, sizeof model, "%s", shared("data/tokenizers/cluecorpussmall-spm/spm.model"));
+    if (!have(model)) skip();
+    static const struct {
+        const char *text;
+        size_t len;
+        const char *pieces[6];
+        int64_t ids[6];
+    } cases[] = {
+        {"a\0b", 3, {"\xE2\x96\x81" "a", "", "b"}, {2905, 1, 1226, -1}},
+        {"x\xE2\x80\x8By", 5, {"\xE2\x96\x81x", "\xE2\x96\x81y"}, {14972, 40737, -1}},
+        {"A\xCC\x81", 3, {"\xE2\x96\x81", "\xC3\x81"}, {17, 1, -1}},
+        {"\xC2\xA0hi\xE3\x80\x80", 7, {"\xE2\x96\x81", "hi"}, {17, 13978, -1}},
+        {"\xEF\xBD\xB6\xEF\xBE\x80\xEF\xBD\xB6\xEF\xBE\x85", 12,
+         {"\xE2\x96\x81", "\xE3\x82\xAB", "\xE3\x82\xBF", "\xE3\x82\xAB", "\xE3\x83\x8A"},
+         {17, 97273, 99288, 97273, 1, -1}},
+        {"\xE2\x91\xA0\xE2\x91\xA1", 6, {"\xE2\x96\x81" "12"}, {14012, -1}},
+        {"\xEF\xBB\xBFhi", 5, {"\xE2\x96\x81", "hi"}, {17, 13978, -1}},
+    };
+    df_error err = {0};
+    df_tokenizer *tok = NULL;
+    assert_int_equal(df_tokenizer_load_spm(model, NULL, &tok, &err), DF_OK);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        df_tokens *t = NULL;
+        assert_int_equal(df_tokenizer_tokenize(tok, cases[c].text, cases[c].len, &t, &err), DF_OK);
+        size_t k = 0;
+        while (cases[c].ids[k] >= 0) k++;
+        assert_int_equal(t->count, k);
+        for (size_t i = 0; i < k; i++) {
+            assert_int_equal(t->ids[i], cases[c].ids[i]);
+            if (cases[c].pieces[i][0]) assert_string_equal(t->pieces[i], cases[c].pieces[i]);
+            else assert_int_equal(t->lens[i], 1); /* the U+0000 piece */
+        }
+        df_tokens_free(t);
+    }
+    df_tokenizer_free(tok);
+}
+
 static void test_convbert_json(void **state) {
     (void)state;
     char tj[4096], vocab[4096], vec[4096];
@@ -190,6 +233,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bert_base_uncased),
         cmocka_unit_test(test_cluecorpus_spm),
+        cmocka_unit_test(test_cluecorpus_extra),
         cmocka_unit_test(test_convbert_json),
     };
     if (!have(shared("data"))) print_message("DF_SHARED_DIR (%s) absent: reference-vector tests skip\n", g_path);
