@@ -14,12 +14,14 @@ build: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS); rc=$$?; \
+	  echo "== summaries"; grep -h -E "^[a-z_]+: [0-9]+ passed, [0-9]+ failed" Testing/Temporary/LastTest.log; exit $$rc
 
 asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDF_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
-	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS)
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS); rc=$$?; \
+	  echo "== summaries"; grep -h -E "^[a-z_]+: [0-9]+ passed, [0-9]+ failed" Testing/Temporary/LastTest.log; exit $$rc
 
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DDF_FUZZ=ON >/dev/null
