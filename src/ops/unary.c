@@ -3,10 +3,12 @@
  * Each operator is a table of row kernels by dtype (float16/bfloat16 reuse the float32 one
  * through df_half_row) plus an optional function that reads its attributes into up to four
  * float parameters, which the kernels see through ctx as P(0)..P(3). The float kernels call
- * libm (erff, expf, tanhf...), which is accurate to an ulp or two. */
+ * libm (expf, tanhf...), which is accurate to an ulp or two; Erf and Gelu use the vectorizable
+ * df_fast_erff (ops/nn_math.h). */
 #include <math.h>
 
 #include "ops/elementwise.h"
+#include "ops/nn_math.h"
 
 #define P(i) (((const float *)ctx)[i])
 #define ENTRY(DT, T, UT, S, OP) [DT] = OP##_##S,
@@ -34,7 +36,7 @@ static inline float geluf_(float x, float approx) {
         const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
         return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
     }
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    return 0.5f * x * (1.0f + df_fast_erff(x * 0.70710678118654752f));
 }
 static inline double gelu_(double x, double approx) {
     if (approx != 0.0) return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
@@ -43,7 +45,9 @@ static inline double gelu_(double x, double approx) {
 
 /* --- kernels ------------------------------------------------------------------------------ */
 FLOAT_OP(sqrt, sqrtf(x), sqrt(x))
-FLOAT_OP(erf, erff(x), erf(x))
+/* Erf is GELU's core in every BERT export: a vectorizable erf (about 1.4e-7 from the true
+ * value, against libm's 5e-8) instead of libm's scalar erff call. */
+FLOAT_OP(erf, df_fast_erff(x), erf(x))
 FLOAT_OP(tanh, tanhf(x), tanh(x))
 FLOAT_OP(sigmoid, sigmoidf_(x), sigmoid_(x))
 FLOAT_OP(recip, 1.0f / x, 1.0 / x)
