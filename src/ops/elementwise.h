@@ -16,6 +16,15 @@
 /* --- half precision --------------------------------------------------------------------
  * float16 goes through the compiler's _Float16 (F16C instructions under -march=native), so
  * rounding is IEEE round-to-nearest-even; bfloat16 is the top half of a float32. */
+#if defined(__clang__) && __clang_major__ < 15
+/* clang 14 (Debian 12's, used for `make fuzz`) has no _Float16 on x86: use the F16C
+ * instructions directly. double -> half goes through float here, which can round twice;
+ * acceptable for fuzz builds, which are clang's only use. */
+#include <immintrin.h>
+static inline float df_h2f(uint16_t h) { return _cvtsh_ss(h); }
+static inline uint16_t df_f2h(float f) { return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+static inline uint16_t df_d2h(double d) { return df_f2h((float)d); }
+#else
 static inline float df_h2f(uint16_t h) {
     _Float16 x;
     memcpy(&x, &h, 2);
@@ -34,6 +43,7 @@ static inline uint16_t df_d2h(double d) {
     memcpy(&h, &x, 2);
     return h;
 }
+#endif
 static inline float df_bf2f(uint16_t b) {
     uint32_t u = (uint32_t)b << 16;
     float f;
