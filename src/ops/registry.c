@@ -8,9 +8,11 @@ extern const df_op_def *const df_ops_elementwise[];
 extern const df_op_def *const df_ops_shape[];
 extern const df_op_def *const df_ops_nn[];
 extern const df_op_def *const df_ops_quant[];
+extern const df_op_def *const df_ops_fused[];
+extern const df_op_def *const df_ops_int8[];
 
 static const df_op_def *const *const families[] = {
-    df_ops_elementwise, df_ops_shape, df_ops_nn, df_ops_quant,
+    df_ops_elementwise, df_ops_shape, df_ops_nn, df_ops_quant, df_ops_fused, df_ops_int8,
 };
 
 #define DF_OP_TABLE_MAX 256

@@ -1,0 +1,9 @@
+/* The fused family's entries in the operator table (see ops/registry.c): dpuflow's own
+ * operators in the "ai.dpuflow" domain, produced by graph passes (src/graph/optimize.c). */
+#include <stddef.h>
+
+#include "ops/op.h"
+
+const df_op_def *const df_ops_fused[] = {
+    NULL,
+};
