@@ -33,6 +33,10 @@ typedef struct df_session_opts {
     const df_tensor_list *sample_inputs;
     /* Times every step (two clock reads per node); see df_session_profile_print. */
     bool profile;
+    /* The fused FP32 and INT8 paths are the default; these keep the graph as loaded (for
+     * reference runs and for checking that fusion changes nothing). */
+    bool no_fusion;
+    bool no_int8;
 } df_session_opts;
 
 /* Opens a session for the ONNX model at path. */

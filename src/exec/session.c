@@ -7,6 +7,7 @@
 
 #include "dpuflow/onnx.h"
 #include "exec/exec.h"
+#include "graph/passes.h"
 
 struct df_session {
     df_plan plan;
@@ -132,6 +133,10 @@ static df_status open_graph(df_graph *g, const df_session_opts *o, const char *p
             st = pin_from_opts(g, o, err);
             if (!st) st = df_graph_infer(g, err);
         }
+    }
+    if (!st) {
+        df_optimize_opts oo = {.no_fusion = o->no_fusion, .no_int8 = o->no_int8};
+        st = df_graph_optimize(g, &oo, err);
     }
     if (st) {
         df_graph_free(g);
