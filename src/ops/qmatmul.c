@@ -1,0 +1,352 @@
+/* ai.dpuflow.QMatMul: the fused int8 matmul that graph/fuse_qdq.c makes out of
+ *   DequantizeLinear(x_q) x DequantizeLinear(W_q) [+ bias]
+ * with float32 output:
+ *   y[m,n] = x_scale * w_scale[n] * sum_k (x_q[m,k] - x_zp) * W_q[k,n] + bias[n]
+ *
+ * Inputs: 0 x_q (uint8 or int8, [..., K]); 1 x_scale (float32, one value, constant);
+ * 2 x_zp (optional, x_q's dtype, one value, constant); 3 W_q (int8 [K,N], constant);
+ * 4 w_scale (float32 [N] or one value, constant); 5 bias (optional float32 [N], constant).
+ *
+ * The default path is one oneDNN int8 matmul built in prepare for the static shape: u8 or s8
+ * source with its zero point, int8 weights reordered once into oneDNN's layout, per-column
+ * output scales x_scale * w_scale[n] (mask 2), int32 accumulation, f32 bias and output.
+ * Bias: oneDNN 2.x applies a matmul's bias before the output scales (dst = scale * (acc +
+ * bias)), so the bias is handed to it divided by each column's scale (prepare does it once);
+ * in float that costs at most an ulp or two of the bias, far below a quantization step.
+ *
+ * round_mode = "dpu" (attribute, string; default "onnx") is the DPU's exact numerics for
+ * validation (ops/int8_dpu.h): x may then be float32 and is quantized here with round half
+ * toward +infinity and saturation to [-128,127]; every scale must be a power of two and the
+ * zero points 0; the bias is rounded (half up) to the accumulator's fix position and added in
+ * int32; out_fix (int attribute, optional) requantizes the accumulator by a rounding shift to
+ * int8 at scale 2^-out_fix, as the DPU writes its output, before it is turned back to float.
+ * This path is plain C loops: it is for checking, not for speed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpuflow/base.h"
+#include "ops/dnnl_common.h"
+#include "ops/int8_dpu.h"
+#include "ops/op.h"
+
+enum { QMM_X, QMM_XS, QMM_XZP, QMM_W, QMM_WS, QMM_B };
+
+typedef struct qmm_state {
+    int64_t M, K, N;
+    bool dpu;
+    bool use_dnnl;
+    int32_t x_zp;
+    float *col_scale;      /* N: x_scale * w_scale[n] */
+    float *bias;           /* N or NULL */
+    /* dpu mode */
+    int fix_x, out_fix;
+    int *fix_w;            /* N */
+    int32_t *bias_q;       /* N or NULL: bias at the accumulator's fix position */
+    bool has_out_fix;
+    /* oneDNN */
+    dnnl_primitive_t prim;
+    dnnl_stream_t stream;
+    dnnl_memory_t src, wei, bias_mem, dst, scratch;
+    size_t scratch_bytes;
+} qmm_state;
+
+static bool is_dpu_mode(const df_node *n, df_status *st, df_error *err) {
+    const char *m = df_attr_string(n, "round_mode", "onnx");
+    *st = DF_OK;
+    if (!strcmp(m, "onnx")) return false;
+    if (!strcmp(m, "dpu")) return true;
+    *st = df_node_error(err, DF_EINVAL, n, "round_mode '%s' is not 'onnx' or 'dpu'", m);
+    return false;
+}
+
+static df_status one_value(const df_graph *g, const df_node *n, int i, const char *what, df_error *err) {
+    const df_value *v = df_node_in(g, n, i);
+    if (!v) return DF_OK;
+    if (!v->has_const) return df_node_error(err, DF_EINVAL, n, "%s '%s' must be a constant", what, v->name);
+    if (df_shape_numel(&v->shape) != 1 || v->shape.rank > 1)
+        return df_node_error(err, DF_ESHAPE, n, "%s '%s' must hold one value", what, v->name);
+    return DF_OK;
+}
+
+static df_status qmm_infer(df_graph *g, df_node *n, df_error *err) {
+    df_status st;
+    bool dpu = is_dpu_mode(n, &st, err);
+    if (st) return st;
+    df_value *x = df_node_in(g, n, QMM_X), *xs = df_node_in(g, n, QMM_XS), *xz = df_node_in(g, n, QMM_XZP);
+    df_value *w = df_node_in(g, n, QMM_W), *ws = df_node_in(g, n, QMM_WS), *b = df_node_in(g, n, QMM_B);
+    if (!x || !xs || !w || !ws) return df_node_error(err, DF_EINVAL, n, "needs inputs x_q, x_scale, W_q and w_scale");
+    if (x->dtype != DF_U8 && x->dtype != DF_I8 && !(dpu && x->dtype == DF_F32))
+        return df_node_error(err, DF_ETYPE, n, "input '%s' must be uint8 or int8%s, not %s", x->name,
+                             dpu ? " (or float32 in dpu mode)" : "", df_dtype_name(x->dtype));
+    if (xs->dtype != DF_F32) return df_node_error(err, DF_ETYPE, n, "x_scale '%s' must be float32", xs->name);
+    if ((st = one_value(g, n, QMM_XS, "x_scale", err)) || (st = one_value(g, n, QMM_XZP, "x_zero_point", err)))
+        return st;
+    if (xz && x->dtype != DF_F32 && xz->dtype != x->dtype)
+        return df_node_error(err, DF_ETYPE, n, "x_zero_point '%s' (%s) must have the dtype of '%s' (%s)", xz->name,
+                             df_dtype_name(xz->dtype), x->name, df_dtype_name(x->dtype));
+    if (w->dtype != DF_I8 || w->shape.rank != 2 || !w->has_const)
+        return df_node_error(err, DF_ETYPE, n, "W_q '%s' must be a constant int8 [K,N] matrix", w->name);
+    const int64_t K = w->shape.dims[0], N = w->shape.dims[1];
+    if (x->shape.rank < 1 || x->shape.dims[x->shape.rank - 1] != K)
+        return df_node_error(err, DF_ESHAPE, n, "input '%s' must end in K=%lld (the rows of '%s')", x->name,
+                             (long long)K, w->name);
+    int64_t nws = df_shape_numel(&ws->shape);
+    if (ws->dtype != DF_F32 || !ws->has_const || ws->shape.rank > 1 || (nws != 1 && nws != N))
+        return df_node_error(err, DF_ESHAPE, n, "w_scale '%s' must be a constant float32 of 1 or N=%lld values",
+                             ws->name, (long long)N);
+    if (b && (b->dtype != DF_F32 || !b->has_const || df_shape_numel(&b->shape) != N))
+        return df_node_error(err, DF_ESHAPE, n, "bias '%s' must be a constant float32 of N=%lld values", b->name,
+                             (long long)N);
+    df_shape out = x->shape;
+    out.dims[out.rank - 1] = N;
+    df_set_out(g, n, 0, DF_F32, &out);
+    return DF_OK;
+}
+
+static void qmm_release(df_node *n) {
+    qmm_state *s = n->state;
+    if (!s) return;
+    if (s->prim) dnnl_primitive_destroy(s->prim);
+    if (s->src) dnnl_memory_destroy(s->src);
+    if (s->wei) dnnl_memory_destroy(s->wei);
+    if (s->bias_mem) dnnl_memory_destroy(s->bias_mem);
+    if (s->dst) dnnl_memory_destroy(s->dst);
+    if (s->scratch) dnnl_memory_destroy(s->scratch);
+    if (s->stream) dnnl_stream_destroy(s->stream);
+    free(s->col_scale);
+    free(s->bias);
+    free(s->fix_w);
+    free(s->bias_q);
+    free(s);
+    n->state = NULL;
+}
+
+static df_status dnnl_err(dnnl_status_t r, const char *what, const df_node *n, df_error *err) {
+    return df_node_error(err, r == dnnl_out_of_memory ? DF_ENOMEM : DF_EUNSUPPORTED, n, "oneDNN %s failed (status %d)",
+                         what, (int)r);
+}
+
+/* Builds the int8 primitive and reorders the weights once. */
+static df_status qmm_dnnl_create(qmm_state *s, dnnl_data_type_t src_dt, const int8_t *w, const df_node *n,
+                                 df_error *err) {
+    dnnl_engine_t eng = df_dnnl_engine();
+    if (!eng) return df_node_error(err, DF_EUNSUPPORTED, n, "oneDNN has no CPU engine");
+    dnnl_dims_t a_dims = {s->M, s->K}, b_dims = {s->K, s->N}, c_dims = {s->M, s->N}, bias_dims = {1, s->N};
+    dnnl_memory_desc_t a_md, b_user_md, b_md, c_md, bias_md;
+    dnnl_status_t r;
+    if ((r = dnnl_memory_desc_init_by_tag(&a_md, 2, a_dims, src_dt, dnnl_ab)) ||
+        (r = dnnl_memory_desc_init_by_tag(&b_user_md, 2, b_dims, dnnl_s8, dnnl_ab)) ||
+        (r = dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_s8, dnnl_format_tag_any)) ||
+        (r = dnnl_memory_desc_init_by_tag(&c_md, 2, c_dims, dnnl_f32, dnnl_ab)) ||
+        (r = dnnl_memory_desc_init_by_tag(&bias_md, 2, bias_dims, dnnl_f32, dnnl_ab)))
+        return dnnl_err(r, "memory descriptor", n, err);
+    dnnl_matmul_desc_t desc;
+    if ((r = dnnl_matmul_desc_init(&desc, &a_md, &b_md, s->bias ? &bias_md : NULL, &c_md)))
+        return dnnl_err(r, "int8 matmul descriptor", n, err);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t user = NULL;
+    df_status st = DF_OK;
+    if ((r = dnnl_primitive_attr_create(&attr)) ||
+        (r = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) ||
+        (r = dnnl_primitive_attr_set_output_scales(attr, s->N, 1 << 1, s->col_scale)) ||
+        (s->x_zp && (r = dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &s->x_zp)))) {
+        st = dnnl_err(r, "int8 attributes", n, err);
+        goto done;
+    }
+    if ((r = dnnl_primitive_desc_create(&pd, &desc, attr, eng, NULL)) ||
+        (r = dnnl_stream_create(&s->stream, eng, dnnl_stream_default_flags))) {
+        st = dnnl_err(r, "int8 matmul primitive", n, err);
+        goto done;
+    }
+    const dnnl_memory_desc_t *wei_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    if ((r = dnnl_memory_create(&s->wei, wei_md, eng, DNNL_MEMORY_ALLOCATE)) ||
+        (r = dnnl_memory_create(&user, &b_user_md, eng, (void *)w)) ||
+        (r = dnnl_reorder_primitive_desc_create(&rpd, &b_user_md, eng, wei_md, eng, NULL)) ||
+        (r = dnnl_primitive_create(&reorder, rpd))) {
+        st = dnnl_err(r, "weights reorder", n, err);
+        goto done;
+    }
+    dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, s->wei}};
+    if ((r = dnnl_primitive_execute(reorder, s->stream, 2, rargs)) || (r = dnnl_stream_wait(s->stream))) {
+        st = dnnl_err(r, "weights reorder", n, err);
+        goto done;
+    }
+    if (s->bias) {
+        void *h = NULL;
+        if ((r = dnnl_memory_create(&s->bias_mem, &bias_md, eng, DNNL_MEMORY_ALLOCATE)) ||
+            (r = dnnl_memory_get_data_handle(s->bias_mem, &h))) {
+            st = dnnl_err(r, "bias memory", n, err);
+            goto done;
+        }
+        /* Pre-divided: oneDNN 2.x scales the bias with the accumulator (see the header). */
+        float *hb = h;
+        for (int64_t j = 0; j < s->N; j++) hb[j] = s->col_scale[j] != 0.0f ? s->bias[j] / s->col_scale[j] : 0.0f;
+    }
+    const dnnl_memory_desc_t *sp_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    s->scratch_bytes = sp_md ? dnnl_memory_desc_get_size(sp_md) : 0;
+    if ((r = dnnl_memory_create(&s->src, &a_md, eng, DNNL_MEMORY_NONE)) ||
+        (r = dnnl_memory_create(&s->dst, &c_md, eng, DNNL_MEMORY_NONE)) ||
+        (s->scratch_bytes && (r = dnnl_memory_create(&s->scratch, sp_md, eng, DNNL_MEMORY_NONE))) ||
+        (r = dnnl_primitive_create(&s->prim, pd))) {
+        st = dnnl_err(r, "int8 matmul primitive", n, err);
+        goto done;
+    }
+    s->use_dnnl = true;
+done:
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (user) dnnl_memory_destroy(user);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static float scalar_f32(const df_tensor *t) { return ((const float *)t->data)[0]; }
+
+static df_status qmm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_error *err) {
+    qmm_release(n);
+    df_status st;
+    bool dpu = is_dpu_mode(n, &st, err);
+    if (st) return st;
+    const df_value *x = df_node_in(g, n, QMM_X);
+    const df_tensor *xs = df_node_in_const(g, n, QMM_XS), *xz = df_node_in_const(g, n, QMM_XZP);
+    const df_tensor *w = df_node_in_const(g, n, QMM_W), *ws = df_node_in_const(g, n, QMM_WS);
+    const df_tensor *b = df_node_in_const(g, n, QMM_B);
+    qmm_state *s = calloc(1, sizeof *s);
+    if (!s) return df_node_error(err, DF_ENOMEM, n, "out of memory");
+    n->state = s;
+    s->K = w->shape.dims[0];
+    s->N = w->shape.dims[1];
+    s->M = s->K ? df_shape_numel(&x->shape) / s->K : 0;
+    s->dpu = dpu;
+    const int64_t N = s->N;
+    const int64_t nws = df_shape_numel(&ws->shape);
+    s->col_scale = malloc((size_t)(N > 0 ? N : 1) * sizeof(float));
+    if (!s->col_scale) return df_node_error(err, DF_ENOMEM, n, "out of memory");
+    const float xscale = scalar_f32(xs);
+    for (int64_t j = 0; j < N; j++) s->col_scale[j] = xscale * ((const float *)ws->data)[nws == 1 ? 0 : j];
+    if (xz && x->dtype != DF_F32) s->x_zp = x->dtype == DF_U8 ? ((const uint8_t *)xz->data)[0] : ((const int8_t *)xz->data)[0];
+    if (b) {
+        s->bias = malloc((size_t)N * sizeof(float));
+        if (!s->bias) return df_node_error(err, DF_ENOMEM, n, "out of memory");
+        memcpy(s->bias, b->data, (size_t)N * sizeof(float));
+    }
+    if (dpu) {
+        if (x->dtype == DF_U8) return df_node_error(err, DF_EINVAL, n, "dpu mode needs int8 (or float32) activations");
+        int64_t zp_any = 0;
+        if (xz) zp_any = xz->dtype == DF_U8 ? ((const uint8_t *)xz->data)[0] : xz->dtype == DF_I8 ? ((const int8_t *)xz->data)[0] : 1;
+        if (zp_any)
+            return df_node_error(err, DF_EINVAL, n, "dpu mode needs zero point 0");
+        if (!df_dpu_fix_of_scale(xscale, &s->fix_x))
+            return df_node_error(err, DF_EINVAL, n, "dpu mode: x_scale %g is not a power of two", (double)xscale);
+        s->fix_w = malloc((size_t)(N > 0 ? N : 1) * sizeof(int));
+        if (!s->fix_w) return df_node_error(err, DF_ENOMEM, n, "out of memory");
+        for (int64_t j = 0; j < N; j++) {
+            float wsv = ((const float *)ws->data)[nws == 1 ? 0 : j];
+            if (!df_dpu_fix_of_scale(wsv, &s->fix_w[j]))
+                return df_node_error(err, DF_EINVAL, n, "dpu mode: w_scale[%lld] %g is not a power of two", (long long)j,
+                                     (double)wsv);
+        }
+        if (b) {
+            s->bias_q = malloc((size_t)N * sizeof(int32_t));
+            if (!s->bias_q) return df_node_error(err, DF_ENOMEM, n, "out of memory");
+            for (int64_t j = 0; j < N; j++) {
+                /* The DPU adds the bias at the accumulator's fix position, rounded half up. */
+                double v = floor(ldexp((double)s->bias[j], s->fix_x + s->fix_w[j]) + 0.5);
+                s->bias_q[j] = (int32_t)(v < -2147483648.0 ? -2147483648.0 : v > 2147483647.0 ? 2147483647.0 : v);
+            }
+        }
+        const df_attr *of = df_node_attr(n, "out_fix");
+        if (of) {
+            s->has_out_fix = true;
+            s->out_fix = (int)of->i;
+        }
+        if (x->dtype == DF_F32) *scratch_bytes = (size_t)s->K;
+        return DF_OK;
+    }
+    if (s->M * s->K * N == 0) return DF_OK;
+    df_error e2 = {0};
+    /* No oneDNN kernel (an unusual build): the int32 loop below still gives exact results. */
+    if (qmm_dnnl_create(s, x->dtype == DF_U8 ? dnnl_u8 : dnnl_s8, w->data, n, &e2)) {
+        df_log(DF_LOG_DEBUG, "%s", e2.msg);
+    }
+    *scratch_bytes = s->scratch_bytes;
+    return DF_OK;
+}
+
+/* Exact int32 reference: the dpu mode, and the fallback when oneDNN has no kernel. */
+static void qmm_loop(const qmm_state *s, const df_tensor *x, const int8_t *w, float *y, int8_t *xq_row) {
+    const int64_t M = s->M, K = s->K, N = s->N;
+    for (int64_t i = 0; i < M; i++) {
+        const int8_t *xr8 = NULL;
+        const uint8_t *xru = NULL;
+        if (x->dtype == DF_F32) {
+            const float *xf = (const float *)x->data + i * K;
+            for (int64_t k = 0; k < K; k++) xq_row[k] = df_dpu_quantize(xf[k], s->fix_x);
+            xr8 = xq_row;
+        } else if (x->dtype == DF_I8) {
+            xr8 = (const int8_t *)x->data + i * K;
+        } else {
+            xru = (const uint8_t *)x->data + i * K;
+        }
+        float *yr = y + i * N;
+        for (int64_t j = 0; j < N; j++) {
+            int64_t acc = 0;
+            for (int64_t k = 0; k < K; k++) {
+                int32_t xv = xr8 ? xr8[k] : xru[k];
+                acc += (int64_t)(xv - s->x_zp) * w[k * N + j];
+            }
+            if (!s->dpu) {
+                yr[j] = (float)acc * s->col_scale[j] + (s->bias ? s->bias[j] : 0.0f);
+                continue;
+            }
+            /* int32 accumulator as the DPU has it (wraps like the hardware would not: saturate). */
+            if (s->bias_q) acc += s->bias_q[j];
+            acc = acc < INT32_MIN ? INT32_MIN : acc > INT32_MAX ? INT32_MAX : acc;
+            int fix_acc = s->fix_x + s->fix_w[j];
+            if (s->has_out_fix) yr[j] = ldexpf((float)df_dpu_requant(acc, fix_acc - s->out_fix), -s->out_fix);
+            else yr[j] = (float)ldexp((double)acc, -fix_acc);
+        }
+    }
+}
+
+static df_status qmm_run(const df_kernel_args *a) {
+    qmm_state *s = a->node->state;
+    if (!s) return df_node_error(a->err, DF_EINTERNAL, a->node, "QMatMul was not prepared");
+    df_tensor *y = a->out[0];
+    if (y->nbytes == 0) return DF_OK;
+    if (s->use_dnnl) {
+        dnnl_memory_set_data_handle(s->src, a->in[QMM_X]->data);
+        dnnl_memory_set_data_handle(s->dst, y->data);
+        dnnl_exec_arg_t args[5];
+        int na = 0;
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->wei};
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->dst};
+        if (s->bias_mem) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias_mem};
+        if (s->scratch) {
+            dnnl_memory_set_data_handle(s->scratch, a->scratch);
+            args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
+        }
+        dnnl_status_t r = dnnl_primitive_execute(s->prim, s->stream, na, args);
+        if (r == dnnl_success) r = dnnl_stream_wait(s->stream);
+        if (r != dnnl_success) return df_node_error(a->err, DF_EINTERNAL, a->node, "oneDNN int8 matmul failed (status %d)", (int)r);
+        return DF_OK;
+    }
+    /* The dpu path quantizes one row at a time into scratch: K bytes (see prepare). */
+    if (a->in[QMM_X]->dtype == DF_F32 && a->scratch_size < (size_t)s->K)
+        return df_node_error(a->err, DF_EINTERNAL, a->node, "scratch too small");
+    qmm_loop(s, a->in[QMM_X], a->in[QMM_W]->data, y->data, a->scratch);
+    return DF_OK;
+}
+
+const df_op_def df_op_QMatMul = {
+    .op_type = "QMatMul",
+    .domain = "ai.dpuflow",
+    .infer = qmm_infer,
+    .prepare = qmm_prepare,
+    .run = qmm_run,
+    .release = qmm_release,
+};
