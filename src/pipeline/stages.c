@@ -1,0 +1,52 @@
+/* The pipeline's calls into convert/ and quant/, one adapter per stage, so the stage runner
+ * (build.c) only knows the config and the output layout. */
+#include <stdio.h>
+#include <string.h>
+
+#include "dpuflow/convert.h"
+#include "dpuflow/pipeline.h"
+#include "dpuflow/quant.h"
+#include "pipeline_internal.h"
+
+df_status df_pl_export(const df_model_config *c, const char *out_onnx, const char *out_meta, df_error *err) {
+    df_export_opts o = {0};
+    o.batch = c->input_rank >= 2 ? c->input_shape[0] : 1;
+    o.seq = c->input_rank >= 2 ? c->input_shape[1] : c->input_shape[0];
+    o.output = c->output;
+    o.config_path = c->config_path;
+    o.opset = 13;
+    return df_export_hf(c->model_path, &o, out_onnx, out_meta, err);
+}
+
+df_status df_pl_calibrate(const df_model_config *c, const char *model_onnx, const char *out_npz, df_error *err) {
+    int64_t seq = c->input_rank >= 2 ? c->input_shape[1] : c->input_shape[0];
+    return df_calib_build(c->calib_corpus, c->calib_samples, c->tokenizer, seq, model_onnx, out_npz, err);
+}
+
+df_status df_pl_quantize(const df_model_config *c, const char *fp32_onnx, const char *calib_npz, const char *out_dir,
+                         int threads, df_error *err) {
+    df_quant_opts o = {.method = c->calib_method, .scale = c->scale, .weights = c->weights, .threads = threads};
+    return df_quantize(fp32_onnx, calib_npz, &o, out_dir, err);
+}
+
+df_status df_pl_validate(const df_model_config *c, const char *fp32_onnx, const char *int8_onnx, const char *npz,
+                         const char *log_path, int threads, df_pl_validation *v, df_error *err) {
+    df_validate_opts o = {.cosine = c->thr_cosine, .top1 = c->thr_top1, .threads = threads, .quiet = true};
+    df_validate_result r;
+    memset(&r, 0, sizeof r);
+    df_status st = df_validate(fp32_onnx, int8_onnx, npz, NULL, &o, &r, log_path, err);
+    if (st) return st;
+    memset(v, 0, sizeof *v);
+    v->ok = r.ok;
+    v->cos_mean = 1;
+    v->cos_min = 1;
+    v->top1 = -1;
+    for (size_t i = 0; i < r.calib.n_outputs; i++) {
+        const df_validate_output *out = &r.calib.out[i];
+        if (i == 0 || out->cos_mean < v->cos_mean) v->cos_mean = out->cos_mean;
+        if (i == 0 || out->cos_min < v->cos_min) v->cos_min = out->cos_min;
+        if (out->classifier && (v->top1 < 0 || out->top1 < v->top1)) v->top1 = out->top1;
+    }
+    v->rows = r.calib.rows;
+    return DF_OK;
+}
