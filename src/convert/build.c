@@ -120,6 +120,16 @@ static int has(gb *b, const char *key) {
     return df_checkpoint_find(b->ck, full) >= 0;
 }
 
+static const char *config_field(const df_hf_config *c, int64_t v) {
+    if (v == c->hidden_size) return "hidden_size";
+    if (v == c->intermediate_size) return "intermediate_size";
+    if (v == c->vocab_size) return "vocab_size";
+    if (v == c->max_position_embeddings) return "max_position_embeddings";
+    if (v == c->type_vocab_size) return "type_vocab_size";
+    if (v == c->num_labels) return "num_labels";
+    return NULL;
+}
+
 /* Loads checkpoint tensor prefix+key (or key as is when top_level), checks its shape against
  * what the config implies, and returns it as F32 (owned). */
 static int load(gb *b, const char *key, int top_level, int rank, const int64_t *dims, df_tensor *out) {
@@ -135,9 +145,15 @@ static int load(gb *b, const char *key, int top_level, int rank, const int64_t *
     df_shape want = df_shape_make(rank, dims), got;
     df_checkpoint_info(b->ck, (size_t)i, NULL, NULL, &got);
     if (!df_shape_equal(&want, &got)) {
-        char ws[96], gs[96];
-        b->st = df_error_set(b->err, DF_ESHAPE, "%s: tensor '%s' has shape %s, but %s expects %s", df_checkpoint_file(b->ck, (size_t)i),
-                             full, df_shape_str(&got, gs, sizeof gs), b->cfg->path, df_shape_str(&want, ws, sizeof ws));
+        char ws[96], gs[96], why[160] = "";
+        /* Name the config field behind the first disagreeing dim, so the user knows what to fix. */
+        for (int d = 0; d < want.rank && !why[0]; d++) {
+            if (d < got.rank && got.dims[d] == want.dims[d]) continue;
+            const char *field = config_field(b->cfg, want.dims[d]);
+            if (field) snprintf(why, sizeof why, " (dim %d from %s = %lld)", d, field, (long long)want.dims[d]);
+        }
+        b->st = df_error_set(b->err, DF_ESHAPE, "%s: tensor '%s' has shape %s, but %s expects %s%s", df_checkpoint_file(b->ck, (size_t)i),
+                             full, df_shape_str(&got, gs, sizeof gs), b->cfg->path, df_shape_str(&want, ws, sizeof ws), why);
         return -1;
     }
     if ((b->st = df_checkpoint_get(b->ck, (size_t)i, out, b->err))) return -1;

@@ -107,9 +107,7 @@ static df_status write_metadata(const char *path, const char *model_dir, const d
         st = add_source(src, p, err);
     }
     json_object_set_new(m, "source_files", src);
-    char ts[DF_ISO8601_MAX];
-    json_object_set_new(m, "export_time", json_string(df_wall_iso8601(ts)));
-    char *text = st ? NULL : json_dumps(m, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+    char *text = st ? NULL : json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(m);
     if (st) return st;
     if (!text) return df_error_set(err, DF_ENOMEM, "%s: out of memory writing metadata", path);
