@@ -407,7 +407,7 @@ static df_status run_stage(build *b, int stage, char *note, size_t note_size, df
         df_compile_result cr;
         st = df_compile(b->deploy, &co, b->compiled_dir, &cr, err);
         if (!st)
-            snprintf(note, note_size, "%zu tasks, %.3f GFLOP, arena %.1f KiB", cr.task_count, cr.flops / 1e9,
+            snprintf(note, note_size, "%zu tasks, %.2f MFLOP, arena %.1f KiB", cr.task_count, cr.flops / 1e6,
                      (double)cr.arena_bytes / 1024.0);
         break;
     }
