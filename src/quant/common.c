@@ -116,6 +116,15 @@ df_status qx_open(const char *path, const char *const *names, size_t n_names, co
     return st;
 }
 
+int qx_output_index(const df_session *s, const char *name) {
+    for (size_t i = 0; i < df_session_output_count(s); i++) {
+        const char *n;
+        df_session_output_info(s, i, &n, NULL, NULL);
+        if (!strcmp(n, name)) return (int)i;
+    }
+    return -1;
+}
+
 double qx_cosine(const float *a, const float *b, size_t n) {
     double ab = 0, aa = 0, bb = 0;
     for (size_t i = 0; i < n; i++) {
@@ -150,6 +159,7 @@ df_status qx_layer_errors(const char *fp32_path, const char *int8_path, const qx
     df_session *sf = NULL, *s8 = NULL;
     const char **names = NULL;
     df_tensor *feed = NULL, *of = NULL, *o8 = NULL;
+    int *ix_f = NULL, *ix_8 = NULL;
     df_status st = df_onnx_load(int8_path, &g8, err);
     if (!st) st = df_onnx_load(fp32_path, &gf, err);
     if (st) goto done;
@@ -178,7 +188,17 @@ df_status qx_layer_errors(const char *fp32_path, const char *int8_path, const qx
     if ((st = qx_open(fp32_path, names, out->count, rows, threads, &sf, err))) goto done;
     if ((st = qx_open(int8_path, names, out->count, rows, threads, &s8, err))) goto done;
     size_t nf = df_session_output_count(sf), n8 = df_session_output_count(s8);
-    size_t base_f = nf - out->count, base_8 = n8 - out->count;
+    /* By name: a layer output that already was a graph output (logits) adds no new slot. */
+    ix_f = calloc(out->count + 1, sizeof(int));
+    ix_8 = calloc(out->count + 1, sizeof(int));
+    if (!ix_f || !ix_8) {
+        st = df_error_set(err, DF_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t l = 0; l < out->count; l++) {
+        ix_f[l] = qx_output_index(sf, out->items[l].name);
+        ix_8[l] = qx_output_index(s8, out->items[l].name);
+    }
     feed = calloc(df_session_input_count(sf) + df_session_input_count(s8) + 1, sizeof *feed);
     of = calloc(nf + 1, sizeof *of);
     o8 = calloc(n8 + 1, sizeof *o8);
@@ -192,7 +212,8 @@ df_status qx_layer_errors(const char *fp32_path, const char *int8_path, const qx
         if ((st = qx_rows_feed(rows, s8, r, feed, err)) || (st = df_session_run(s8, feed, df_session_input_count(s8), o8, n8, err)))
             goto done;
         for (size_t l = 0; l < out->count; l++) {
-            const df_tensor *a = &of[base_f + l], *b = &o8[base_8 + l];
+            if (ix_f[l] < 0 || ix_8[l] < 0) continue;
+            const df_tensor *a = &of[ix_f[l]], *b = &o8[ix_8[l]];
             size_t n = (size_t)df_shape_numel(&a->shape);
             if (a->dtype != DF_F32 || b->dtype != DF_F32 || (size_t)df_shape_numel(&b->shape) != n) continue;
             const float *x = a->data, *y = b->data;
@@ -209,6 +230,8 @@ df_status qx_layer_errors(const char *fp32_path, const char *int8_path, const qx
         }
     }
 done:
+    free(ix_f);
+    free(ix_8);
     df_graph_free(g8);
     df_graph_free(gf);
     df_session_close(sf);

@@ -49,6 +49,9 @@ df_status qx_layer_errors(const char *fp32_path, const char *int8_path, const qx
 void qx_layers_print(const qx_layers *l, FILE *f);
 void qx_layers_free(qx_layers *l);
 
+/* Index of the session output called name, or -1. */
+int qx_output_index(const df_session *s, const char *name);
+
 /* Cosine of two float vectors (1 when both are all zero). */
 double qx_cosine(const float *a, const float *b, size_t n);
 

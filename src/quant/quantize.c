@@ -18,6 +18,7 @@
 typedef struct obs {
     int value;                /* in the rewritten (inferred) graph */
     const char *name;
+    int slot;                 /* output index in the calibration session */
     double mn, mx, amax;
     double *hist, width;
     int fp_count[FP_SPAN];
@@ -145,13 +146,18 @@ static df_status observe(qctx *c, const char *fp32, const qx_rows *rows, int thr
     df_status st = qx_open(fp32, names, (size_t)c->n_obs, rows, threads, &s, err);
     free(names);
     if (st) return st;
-    size_t n_out = df_session_output_count(s), base = n_out - (size_t)c->n_obs;
+    size_t n_out = df_session_output_count(s);
     feed = calloc(df_session_input_count(s) + 1, sizeof *feed);
     out = calloc(n_out + 1, sizeof *out);
     if (!feed || !out) {
         st = df_error_set(err, DF_ENOMEM, "out of memory");
         goto done;
     }
+    for (int i = 0; i < c->n_obs; i++) /* by name: an observed tensor may already be an output */
+        if ((c->obs[i].slot = qx_output_index(s, c->obs[i].name)) < 0) {
+            st = df_error_set(err, DF_EINTERNAL, "%s: observed tensor '%s' is not a session output", fp32, c->obs[i].name);
+            goto done;
+        }
     bool need_hist = !c->pof2 && strcmp(c->method, "minmax");
     for (int pass = 0; pass < (need_hist ? 2 : 1); pass++) {
         if (pass == 1)
@@ -171,7 +177,7 @@ static df_status observe(qctx *c, const char *fp32, const qx_rows *rows, int thr
             }
             for (int i = 0; i < c->n_obs; i++) {
                 obs *o = &c->obs[i];
-                const df_tensor *t = &out[base + (size_t)i];
+                const df_tensor *t = &out[o->slot];
                 const float *x = t->data;
                 size_t n = (size_t)df_shape_numel(&t->shape);
                 if (pass == 0) {
