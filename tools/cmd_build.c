@@ -15,7 +15,7 @@ int df_cmd_build(int argc, char **argv) {
         if (!strcmp(argv[i], "--help")) return df_cli_help("build", USAGE);
         if (!strcmp(argv[i], "--registry") && i + 1 < argc) o.registry = argv[++i];
         else if (!strcmp(argv[i], "--from") && i + 1 < argc) {
-            o.from = df_stage_parse(argv[++i]);
+            o.from = df_build_stage_parse(argv[++i]);
             if (o.from < 0) return df_cli_usage("build", USAGE, "--from names no stage");
         } else if (!strcmp(argv[i], "--force")) o.force = true;
         else if (!strcmp(argv[i], "--quiet")) o.quiet = true;

@@ -54,7 +54,7 @@ df_status df_model_config_load(const char *path, df_model_config **out, df_error
 void df_model_config_free(df_model_config *c);
 
 /* ---- the build -------------------------------------------------------------------------- */
-typedef enum df_stage {
+typedef enum df_build_stage {
     DF_STAGE_EXPORT = 0,
     DF_STAGE_CHECK,
     DF_STAGE_CALIBRATE,
@@ -63,11 +63,11 @@ typedef enum df_stage {
     DF_STAGE_COMPILE,
     DF_STAGE_REGISTER,
     DF_STAGE_COUNT
-} df_stage;
+} df_build_stage;
 
-const char *df_stage_name(df_stage s);
+const char *df_build_stage_name(df_build_stage s);
 /* -1 when name is not a stage. */
-int df_stage_parse(const char *name);
+int df_build_stage_parse(const char *name);
 
 typedef struct df_build_opts {
     const char *registry;  /* NULL = model_registry.json in the current directory */
@@ -83,7 +83,7 @@ typedef struct df_build_result {
     bool ran_stage[DF_STAGE_COUNT];
     bool validate_ok;              /* false: a WARN (the build still succeeds) */
     double total_seconds;
-    df_stage failed;               /* meaningful when the call fails */
+    df_build_stage failed;               /* meaningful when the call fails */
 } df_build_result;
 
 /* Runs export .. register in order under cfg->output_dir, one progress line per stage,

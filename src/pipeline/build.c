@@ -26,9 +26,9 @@
 static const char *STAGES[DF_STAGE_COUNT] = {"export", "check", "calibrate", "quantize", "validate", "compile",
                                              "register"};
 
-const char *df_stage_name(df_stage s) { return (unsigned)s < DF_STAGE_COUNT ? STAGES[s] : "?"; }
+const char *df_build_stage_name(df_build_stage s) { return (unsigned)s < DF_STAGE_COUNT ? STAGES[s] : "?"; }
 
-int df_stage_parse(const char *name) {
+int df_build_stage_parse(const char *name) {
     for (int i = 0; i < DF_STAGE_COUNT; i++)
         if (!strcmp(name, STAGES[i])) return i;
     return -1;
@@ -489,7 +489,7 @@ df_status df_build(const df_model_config *c, const df_build_opts *o, df_build_re
         const char *outs[4];
         int nouts = 0;
         if ((st = stage_inputs(b, s, hex, outs, &nouts, err))) {
-            r->failed = (df_stage)s;
+            r->failed = (df_build_stage)s;
             df_error_prefix(err, "%s: input missing (run the earlier stages): ", STAGES[s]);
             if (!o->quiet) printf("failed\n");
             blog(b, "%s failed: %s", STAGES[s], err->msg);
@@ -520,7 +520,7 @@ df_status df_build(const df_model_config *c, const df_build_opts *o, df_build_re
         double secs = (double)(df_now_ns() - t0) / 1e9;
         r->seconds[s] = secs;
         if (st) {
-            r->failed = (df_stage)s;
+            r->failed = (df_build_stage)s;
             df_error_prefix(err, "%s: ", STAGES[s]);
             if (!o->quiet) printf("failed (%.1f s)\n", secs);
             blog(b, "%s failed after %.3f s: %s", STAGES[s], secs, err->msg);
