@@ -18,8 +18,9 @@
  * defined value keeps validation runs reproducible). */
 static inline int8_t df_dpu_round_sat(float v) {
     if (v != v) return 0;
-    float r = floorf(v + 0.5f);
-    /* v + 0.5 rounds for |v| >= 2^23 only where v is already an integer beyond int8 range. */
+    /* Not floorf(v + 0.5f): that sum rounds (0.49999997 + 0.5 == 1.0f). v - floor(v) is exact. */
+    float r = floorf(v);
+    if (v - r >= 0.5f) r += 1.0f;
     if (r < -128.0f) return -128;
     if (r > 127.0f) return 127;
     return (int8_t)r;
