@@ -24,7 +24,7 @@ typedef struct df_pass {
 
 /* Runs every pass in order, then compacts and re-infers the graph. */
 df_status df_graph_optimize(df_graph *g, const df_optimize_opts *o, df_error *err);
-/* Removes Identity and inference Dropout (graph/simplify.c); then compact and re-infer. */ df_status df_graph_simplify(df_graph *g, int *removed, df_error *err);
+/* Removes Identity and inference Dropout (graph/simplify.c); the caller compacts and re-infers. */ df_status df_graph_simplify(df_graph *g, int *removed, df_error *err);
 /* QDQ MatMul/Gemm [+ bias Add] -> ai.dpuflow.QMatMul (graph/fuse_qdq.c); off with no_int8. */
 df_status df_pass_fuse_qdq(df_graph *g, const df_optimize_opts *o, int *count, df_error *err);
 
