@@ -4,9 +4,9 @@
  *   attributes: num_heads (A = num_heads * d), scale (1/sqrt(d) as the model wrote it)
  *   Y[b,s,h*d+k] = sum_j softmax_j(scale * Q.K_j + M[b,j]) V[j,k]
  * One packed GEMM computes Q, K and V for every token (oneDNN, bias fused). Then each
- * (batch, head) works in a per-thread block that stays in L1/L2: K^T and V are copied into
- * contiguous tiles (V padded to a multiple of 8 columns) so the score row and the output row
- * are plain vector loops; nothing of size S x S per head is ever written to memory.
+ * (batch, head) works in a per-thread block that stays in L1/L2 (about 31 KB for S=64, d=26):
+ * K^T and V are copied into contiguous zero-padded tiles so both small products run as
+ * register-blocked 4x16 kernels, and the S x S scores never leave that block.
  * Produced by src/graph/fuse_attention.c. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@
 
 typedef struct attn_state {
     df_dnnl_mm mm;
-    int64_t B, S, H, A, nh, d, dp;
+    int64_t B, S, H, A, nh, d, dp, Sp;
     int threads;               /* per-thread work areas prepared for this many */
     size_t mm_bytes, qkv_off, work_off, work_floats;
 } attn_state;
@@ -74,7 +74,8 @@ static df_status attn_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
     s->A = w->shape.dims[1] / 3;
     s->nh = df_attr_int(n, "num_heads", 0);
     s->d = s->A / s->nh;
-    s->dp = (s->d + 7) & ~(int64_t)7;
+    s->dp = (s->d + 15) & ~(int64_t)15;
+    s->Sp = (s->S + 15) & ~(int64_t)15;
     if (s->B * s->S == 0 || s->H == 0) {
         free(s);
         return df_node_error(err, DF_EUNSUPPORTED, n, "empty inputs are not supported");
@@ -88,36 +89,83 @@ static df_status attn_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
     s->mm_bytes = align64(s->mm.scratch_bytes);
     s->qkv_off = s->mm_bytes;
     s->work_off = s->qkv_off + align64((size_t)(s->B * s->S * 3 * s->A) * sizeof(float));
-    /* K^T [d,S], V [S,dp], one score row [S], one output row [dp]. */
-    s->work_floats = align64((size_t)(s->d * s->S + s->S * s->dp + s->S + s->dp) * sizeof(float)) / sizeof(float);
+    /* K^T [d,Sp], V [S,dp], scores [S,Sp], 1/sum [S]. */
+    s->work_floats = align64((size_t)(s->d * s->Sp + s->S * s->dp + s->S * s->Sp + s->S) * sizeof(float)) / sizeof(float);
     *scratch_bytes = s->work_off + (size_t)s->threads * s->work_floats * sizeof(float);
     n->state = s;
     return DF_OK;
 }
 
-/* One (batch, head): Q, K, V are strided views into the packed projection. */
+/* 8-float vectors: AVX2+FMA intrinsics when the build targets them (-march=native here), else
+ * plain arrays the compiler may vectorize. Unaligned loads: tiles start at arbitrary rows. */
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+typedef __m256 v8;
+#define V8_ZERO() _mm256_setzero_ps()
+#define V8_LOAD(p) _mm256_loadu_ps(p)
+#define V8_STORE(p, v) _mm256_storeu_ps(p, v)
+#define V8_SET1(x) _mm256_set1_ps(x)
+#define V8_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define V8_MUL(a, b) _mm256_mul_ps(a, b)
+#else
+typedef float v8 __attribute__((vector_size(32)));
+static inline v8 v8_load(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
+static inline v8 v8_set1(float x) { return (v8){x, x, x, x, x, x, x, x}; }
+#define V8_ZERO() ((v8){0})
+#define V8_LOAD(p) v8_load(p)
+#define V8_STORE(p, v) do { v8 t_ = (v); memcpy((p), &t_, sizeof t_); } while (0)
+#define V8_SET1(x) v8_set1(x)
+#define V8_FMA(a, b, c) ((a) * (b) + (c))
+#define V8_MUL(a, b) ((a) * (b))
+#endif
+
+/* One (batch, head). Q, K, V are strided views into the packed projection; K^T [d,Sp] and
+ * V [S,dp] are copied into zero-padded tiles (Sp, dp multiples of 16) so both products run as
+ * 4-row x 16-column register blocks; the exp'd scores P [S,Sp] stay in this thread's block. */
 static void attn_head(const attn_state *s, const float *qkv, const float *mask, float *Y, int64_t b, int64_t h,
                       float scale, float *work) {
-    const int64_t S = s->S, d = s->d, dp = s->dp, ld = 3 * s->A;
-    float *kt = work, *vp = kt + d * S, *row = vp + S * dp, *acc = row + S;
+    const int64_t S = s->S, Sp = s->Sp, d = s->d, dp = s->dp, ld = 3 * s->A;
+    float *kt = work, *vp = kt + d * Sp, *P = vp + S * dp, *inv = P + S * Sp;
     const float *base = qkv + b * S * ld + h * d;
     for (int64_t j = 0; j < S; j++) {
         const float *kj = base + j * ld + s->A, *vj = base + j * ld + 2 * s->A;
-        for (int64_t k = 0; k < d; k++) kt[k * S + j] = kj[k];
+        for (int64_t k = 0; k < d; k++) kt[k * Sp + j] = kj[k];
         float *vr = vp + j * dp;
         for (int64_t k = 0; k < d; k++) vr[k] = vj[k];
         for (int64_t k = d; k < dp; k++) vr[k] = 0.0f;
     }
-    for (int64_t i = 0; i < S; i++) {
-        const float *qi = base + i * ld;
-#pragma omp simd
-        for (int64_t j = 0; j < S; j++) row[j] = 0.0f;
-        for (int64_t k = 0; k < d; k++) {
-            float q = qi[k];
-            const float *kr = kt + k * S;
-#pragma omp simd
-            for (int64_t j = 0; j < S; j++) row[j] += q * kr[j];
+    for (int64_t j = S; j < Sp; j++)
+        for (int64_t k = 0; k < d; k++) kt[k * Sp + j] = 0.0f;
+    /* scores = Q K^T */
+    for (int64_t i0 = 0; i0 < S; i0 += 4) {
+        int64_t nr = S - i0 < 4 ? S - i0 : 4;
+        const float *q[4];
+        for (int r = 0; r < 4; r++) q[r] = base + (i0 + (r < nr ? r : 0)) * ld;
+        for (int64_t j0 = 0; j0 < Sp; j0 += 16) {
+            v8 c00 = V8_ZERO(), c01 = V8_ZERO(), c10 = V8_ZERO(), c11 = V8_ZERO();
+            v8 c20 = V8_ZERO(), c21 = V8_ZERO(), c30 = V8_ZERO(), c31 = V8_ZERO();
+            for (int64_t k = 0; k < d; k++) {
+                v8 b0 = V8_LOAD(kt + k * Sp + j0), b1 = V8_LOAD(kt + k * Sp + j0 + 8);
+                v8 a = V8_SET1(q[0][k]);
+                c00 = V8_FMA(a, b0, c00), c01 = V8_FMA(a, b1, c01);
+                a = V8_SET1(q[1][k]);
+                c10 = V8_FMA(a, b0, c10), c11 = V8_FMA(a, b1, c11);
+                a = V8_SET1(q[2][k]);
+                c20 = V8_FMA(a, b0, c20), c21 = V8_FMA(a, b1, c21);
+                a = V8_SET1(q[3][k]);
+                c30 = V8_FMA(a, b0, c30), c31 = V8_FMA(a, b1, c31);
+            }
+            /* Named accumulators, stored by value: taking their address would spill them. */
+            float *o = P + i0 * Sp + j0;
+            { V8_STORE(o, c00); V8_STORE(o + 8, c01); }
+            if (nr > 1) { V8_STORE(o + Sp, c10); V8_STORE(o + Sp + 8, c11); }
+            if (nr > 2) { V8_STORE(o + 2 * Sp, c20); V8_STORE(o + 2 * Sp + 8, c21); }
+            if (nr > 3) { V8_STORE(o + 3 * Sp, c30); V8_STORE(o + 3 * Sp + 8, c31); }
         }
+    }
+    /* softmax numerators; 1/sum is applied to the output row */
+    for (int64_t i = 0; i < S; i++) {
+        float *row = P + i * Sp;
         float mx = -INFINITY;
         if (mask) {
 #pragma omp simd reduction(max : mx)
@@ -138,17 +186,36 @@ static void attn_head(const attn_state *s, const float *qkv, const float *mask, 
             row[j] = df_fast_expf(row[j] - mx);
             sum += row[j];
         }
-        float inv = 1.0f / sum;
-#pragma omp simd
-        for (int64_t k = 0; k < dp; k++) acc[k] = 0.0f;
-        for (int64_t j = 0; j < S; j++) {
-            float p = row[j] * inv;
-            const float *vr = vp + j * dp;
-#pragma omp simd
-            for (int64_t k = 0; k < dp; k++) acc[k] += p * vr[k];
+        inv[i] = 1.0f / sum;
+    }
+    /* Y = P V, heads merged in place */
+    for (int64_t i0 = 0; i0 < S; i0 += 4) {
+        int64_t nr = S - i0 < 4 ? S - i0 : 4;
+        const float *p[4];
+        for (int r = 0; r < 4; r++) p[r] = P + (i0 + (r < nr ? r : 0)) * Sp;
+        for (int64_t c0 = 0; c0 < dp; c0 += 16) {
+            v8 c00 = V8_ZERO(), c01 = V8_ZERO(), c10 = V8_ZERO(), c11 = V8_ZERO();
+            v8 c20 = V8_ZERO(), c21 = V8_ZERO(), c30 = V8_ZERO(), c31 = V8_ZERO();
+            for (int64_t j = 0; j < S; j++) {
+                v8 b0 = V8_LOAD(vp + j * dp + c0), b1 = V8_LOAD(vp + j * dp + c0 + 8);
+                v8 a = V8_SET1(p[0][j]);
+                c00 = V8_FMA(a, b0, c00), c01 = V8_FMA(a, b1, c01);
+                a = V8_SET1(p[1][j]);
+                c10 = V8_FMA(a, b0, c10), c11 = V8_FMA(a, b1, c11);
+                a = V8_SET1(p[2][j]);
+                c20 = V8_FMA(a, b0, c20), c21 = V8_FMA(a, b1, c21);
+                a = V8_SET1(p[3][j]);
+                c30 = V8_FMA(a, b0, c30), c31 = V8_FMA(a, b1, c31);
+            }
+            float tmp[4][16];
+            { v8 iv = V8_SET1(inv[i0]); V8_STORE(tmp[0], V8_MUL(c00, iv)); V8_STORE(tmp[0] + 8, V8_MUL(c01, iv)); }
+            if (nr > 1) { v8 iv = V8_SET1(inv[i0 + 1]); V8_STORE(tmp[1], V8_MUL(c10, iv)); V8_STORE(tmp[1] + 8, V8_MUL(c11, iv)); }
+            if (nr > 2) { v8 iv = V8_SET1(inv[i0 + 2]); V8_STORE(tmp[2], V8_MUL(c20, iv)); V8_STORE(tmp[2] + 8, V8_MUL(c21, iv)); }
+            if (nr > 3) { v8 iv = V8_SET1(inv[i0 + 3]); V8_STORE(tmp[3], V8_MUL(c30, iv)); V8_STORE(tmp[3] + 8, V8_MUL(c31, iv)); }
+            int64_t n = d - c0 < 16 ? d - c0 : 16;
+            for (int r = 0; r < nr; r++)
+                memcpy(Y + (b * S + i0 + r) * s->A + h * d + c0, tmp[r], (size_t)n * sizeof(float));
         }
-        float *yo = Y + (b * S + i) * s->A + h * d;
-        for (int64_t k = 0; k < d; k++) yo[k] = acc[k];
     }
 }
 
