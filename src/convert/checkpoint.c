@@ -359,6 +359,10 @@ static df_status open_index(df_checkpoint *c, const char *path, df_error *err) {
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) return df_error_set(err, DF_EFORMAT, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
     df_status st = DF_OK;
+    if (add_file(c, path) < 0) { /* listed so its hash goes into the export metadata */
+        json_decref(root);
+        return oom(err, path);
+    }
     json_t *wm = json_object_get(root, "weight_map");
     if (!json_is_object(wm)) {
         st = df_error_set(err, DF_EFORMAT, "%s: 'weight_map' is missing or not an object", path);
