@@ -74,7 +74,8 @@ static void slot_reset(df_req *r) {
     df_sb_reset(&r->out);
     df_sb_reset(&r->fallback);
     r->n_fallbacks = 0;
-    r->has_parent = false;
+    r->first_failed[0] = r->first_reason[0] = 0;
+    r->batch_rows = 0;
     r->task[0] = r->model_req[0] = r->v2_id[0] = 0;
     r->strict = false;
     r->truncate = r->srv->o.truncate;
@@ -92,37 +93,12 @@ static void slot_reset(df_req *r) {
 
 /* ---- trace ids ------------------------------------------------------------------------------ */
 
-static uint64_t rng_state;
-static uint64_t rng_next(void) {   /* xorshift64*: ids need to be unique, not secret */
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-static bool is_hex(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
-    return true;
-}
-
-/* W3C traceparent: "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", ids not all zero. */
+/* W3C trace context via observe: a valid traceparent keeps its trace id (the caller's span
+ * becomes the parent); anything else starts a new trace. */
 static void read_traceparent(df_req *r, const char *tp) {
-    if (tp && strlen(tp) >= 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' && is_hex(tp, 2) &&
-        is_hex(tp + 3, 32) && is_hex(tp + 36, 16) && strncmp(tp + 3, "00000000000000000000000000000000", 32) &&
-        strncmp(tp + 36, "0000000000000000", 16)) {
-        memcpy(r->trace_id, tp + 3, 32);
-        r->trace_id[32] = 0;
-        memcpy(r->parent_span, tp + 36, 16);
-        r->parent_span[16] = 0;
-        r->has_parent = true;
-    } else {
-        snprintf(r->trace_id, sizeof r->trace_id, "%016llx%016llx", (unsigned long long)rng_next(),
-                 (unsigned long long)rng_next());
-    }
-    snprintf(r->span_id, sizeof r->span_id, "%016llx", (unsigned long long)rng_next());
+    df_trace_ctx_start(tp, &r->tctx);
+    df_trace_id_hex(&r->tctx, r->trace_id);
+    df_span_id_hex(r->tctx.span_id, r->span_id);
 }
 
 /* ---- answers -------------------------------------------------------------------------------- */
@@ -158,7 +134,9 @@ void df_srv_finish(df_req *r, int http, const char *category, const char *msg) {
             df_sb_puts(&r->out, "]}");
         }
         df_sb_puts(&r->out, "}");
-        df_obs_error(s, df_obs_category(http, category), http, msg ? msg : "", r->trace_id);
+        /* a request that reached an endpoint is recorded whole by df_obs_request_done */
+        if (!r->endpoint || r->endpoint == DF_EP_ADMIN)
+            df_obs_error(s, df_obs_category(http, category), http, msg ? msg : "", r->trace_id);
     }
     if (r->endpoint && r->endpoint != DF_EP_ADMIN) {
         df_obs_request_done(s, r);
@@ -173,8 +151,8 @@ static enum MHD_Result send_answer(df_req *r, const char *ctype) {
     struct MHD_Response *resp = MHD_create_response_from_buffer(r->out.len, r->out.p, MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
     if (r->out.len) MHD_add_response_header(resp, "Content-Type", ctype ? ctype : "application/json");
-    char tp[64];
-    snprintf(tp, sizeof tp, "00-%s-%s-01", r->trace_id, r->span_id);
+    char tp[DF_TRACEPARENT_MAX];
+    df_traceparent_format(&r->tctx, tp);
     MHD_add_response_header(resp, "traceparent", tp);
     MHD_add_response_header(resp, "X-Trace-Id", r->trace_id);
     if (r->endpoint && r->endpoint != DF_EP_ADMIN) {
@@ -595,17 +573,25 @@ static void repo_index(df_server *s, df_sb *b) {
     df_sb_puts(b, "]");
 }
 
+/* The registry's own JSON (models, task_routing_map, fallback_chain: what the status page and
+ * `dpuflow registry` read) with the server's view added beside it. */
 static void registry_view(df_server *s, df_sb *b) {
     df_sb_reset(b);
     pthread_mutex_lock(&s->reg_mu);
-    df_sb_puts(b, "{\"path\":");
+    if (s->reg_json) {
+        size_t n = strlen(s->reg_json);
+        while (n && s->reg_json[n - 1] != '}') n--;
+        df_sb_put(b, s->reg_json, n ? n - 1 : 0);
+        df_sb_puts(b, ",");
+    } else {
+        df_sb_puts(b, "{\"models\":[],");
+    }
+    df_sb_puts(b, "\"path\":");
     df_sb_json_str(b, s->registry_path, strlen(s->registry_path));
     df_sb_printf(b, ",\"loaded_at\":\"%s\",\"reloads\":%llu,\"reload_failures\":%llu,\"error\":", s->reg_loaded_at,
                  (unsigned long long)atomic_load(&s->reloads), (unsigned long long)atomic_load(&s->reload_failures));
     if (s->reg_error[0]) df_sb_json_str(b, s->reg_error, strlen(s->reg_error));
     else df_sb_puts(b, "null");
-    df_sb_puts(b, ",\"registry\":");
-    df_sb_puts(b, s->reg_json ? s->reg_json : "null");
     pthread_mutex_unlock(&s->reg_mu);
     df_sb_puts(b, ",\"serving\":[");
     int n = atomic_load(&s->n_models);
@@ -758,6 +744,10 @@ static enum MHD_Result route_request(df_server *s, df_req *r, const char *url, c
         df_obs_render_errors(s, &r->out);
         return answer_text(r, 200, NULL);
     }
+    if (!strcmp(url, "/v1/stats")) {
+        df_obs_render_stats(s, &r->out);
+        return answer_text(r, 200, NULL);
+    }
     if (!strcmp(url, "/v1/status")) {
         df_obs_render_status(s, &r->out);
         return answer_text(r, 200, NULL);
@@ -841,7 +831,6 @@ df_status df_server_start(const df_serve_opts *opts, df_server **out, df_error *
     s->inotify_fd = -1;
     s->wake_pipe[0] = s->wake_pipe[1] = -1;
     s->started_ns = df_now_ns();
-    rng_state = df_now_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
     if (s->o.workers < 1) s->o.workers = 1;
     if (s->o.workers > DF_SRV_MAX_WORKERS) s->o.workers = DF_SRV_MAX_WORKERS;
     if (s->o.max_batch < 1) s->o.max_batch = 1;

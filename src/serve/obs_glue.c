@@ -1,8 +1,12 @@
 /* The seam between the server and observability (src/observe/): request records, errors,
  * usage, metrics and the status page. The server calls only the df_obs_* functions below.
- * What lives here is the server's own minimal version: per-model counters and histograms kept
- * in the model structs (atomics, no lock on the request path), an error ring, per-minute usage
- * and a Prometheus text rendering of all of it. */
+ *
+ * df_observe (include/dpuflow/observe.h) does the real work: trace JSONL with rotation and
+ * zstd, the error recorder, usage per model per minute persisted under --log-dir, the
+ * Prometheus registry and the status page. Beside it the server keeps a few counters of its
+ * own in the model structs (atomics, no lock on the request path): per-model latency, loads,
+ * disconnects; they feed /v1/status and extra metric families, and they are the whole story
+ * when df_observe cannot open (an unwritable log dir), so every endpoint still answers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,9 +80,14 @@ static struct {
     uint64_t total;
 } errs = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+static df_err_category cat_of(const char *category, int http) {
+    int c = category ? df_err_category_parse(category) : -1;
+    return c >= 0 ? (df_err_category)c : df_err_category_for_http(http ? http : 500);
+}
+
 void df_obs_error(df_server *s, const char *category, int http, const char *msg, const char *trace_id) {
-    (void)s;
     if (http == 405) category = "input";
+    if (s->obs) df_observe_error(s->obs, cat_of(category, http), trace_id, msg);
     int c = N_CATS - 1;
     for (int i = 0; i < N_CATS; i++)
         if (!strcmp(CATS[i], category)) c = i;
@@ -93,9 +102,16 @@ void df_obs_error(df_server *s, const char *category, int http, const char *msg,
     pthread_mutex_unlock(&errs.mu);
 }
 
+static bool put_owned(df_sb *b, char *json) {
+    if (!json) return false;
+    df_sb_puts(b, json);
+    free(json);
+    return true;
+}
+
 void df_obs_render_errors(df_server *s, df_sb *b) {
-    (void)s;
     df_sb_reset(b);
+    if (s->obs && put_owned(b, df_observe_errors_json(s->obs))) return;
     pthread_mutex_lock(&errs.mu);
     df_sb_puts(b, "{\"counts\":{");
     for (int i = 0; i < N_CATS; i++) df_sb_printf(b, "%s\"%s\":%llu", i ? "," : "", CATS[i], (unsigned long long)errs.count[i]);
@@ -114,8 +130,25 @@ void df_obs_render_errors(df_server *s, df_sb *b) {
 
 /* ---- requests ------------------------------------------------------------------------------- */
 
-void df_obs_init(df_server *s) { (void)s; }
-void df_obs_shutdown(df_server *s) { (void)s; }
+void df_obs_init(df_server *s) {
+    df_observe_opts oo = {.log_dir = s->o.log_dir && s->o.log_dir[0] ? s->o.log_dir : NULL};
+    df_error err = {0};
+    if (df_observe_open(&oo, &s->obs, &err)) {
+        df_log(DF_LOG_WARN, "serve: observability: %s (built-in counters only)", err.msg);
+        s->obs = NULL;
+    }
+}
+
+void df_obs_shutdown(df_server *s) {
+    df_observe_close(s->obs);   /* persists usage, drains and compresses the trace log */
+    s->obs = NULL;
+}
+
+void df_obs_render_stats(df_server *s, df_sb *b) {
+    df_sb_reset(b);
+    if (s->obs && put_owned(b, df_observe_stats_json(s->obs))) return;
+    df_obs_render_status(s, b);
+}
 
 void df_obs_request_done(df_server *s, df_req *r) {
     int si = df_status_index(r->http_status);
@@ -136,6 +169,32 @@ void df_obs_request_done(df_server *s, df_req *r) {
     } else {
         atomic_fetch_add_explicit(&s->unrouted[si], 1, memory_order_relaxed);
     }
+    if (s->obs) {
+        df_request_report rep = {
+            .trace = &r->tctx,
+            .task = r->task,
+            .model = m ? m->name : NULL,
+            .version = r->version,
+            .platform = m ? m->platform : NULL,
+            .http_status = r->http_status == 499 ? 400 : r->http_status,
+            .n_texts = r->endpoint == DF_EP_V2_INFER ? r->raw_rows : r->n_texts,
+            .tokens = (uint32_t)r->prompt_tokens,
+            .batch_size = r->batch_rows,
+            .stage_us = {(uint32_t)(r->tok_ns / 1000), (uint32_t)(r->queue_ns / 1000), (uint32_t)(r->infer_ns / 1000),
+                         (uint32_t)(r->post_ns / 1000), (uint32_t)(total / 1000)},
+            .fallback_from = r->n_fallbacks ? r->first_failed : NULL,
+            .fallback_reason = r->n_fallbacks ? r->first_reason : NULL,
+            .error_category = cat_of(r->error_type, r->http_status),
+            .error = r->http_status != 200 && r->out.p ? r->out.p : NULL,
+        };
+        char to[200];
+        if (r->n_fallbacks) {
+            if (r->http_status == 200 && m) snprintf(to, sizeof to, "%s@%s", m->name, m->platform);
+            else snprintf(to, sizeof to, "none");
+            rep.fallback_to = to;
+        }
+        df_observe_request(s->obs, &rep);
+    }
     if (r->http_status == 200) {
         df_hist_observe_ns(&s->stage[0], r->tok_ns);
         df_hist_observe_ns(&s->stage[1], r->queue_ns);
@@ -149,6 +208,7 @@ void df_obs_request_done(df_server *s, df_req *r) {
 
 void df_obs_render_usage(df_server *s, df_sb *b) {
     df_sb_reset(b);
+    if (s->obs && put_owned(b, df_observe_usage_json(s->obs))) return;
     int64_t now = (int64_t)(time(NULL) / 60);
     df_sb_puts(b, "{\"models\":[");
     int n = atomic_load(&s->n_models);
@@ -203,8 +263,34 @@ static void model_labels(df_model *m, char *out, size_t n) {
     snprintf(out, n, "model=\"%s\",platform=\"%s\"", m->name, m->platform);
 }
 
+static void server_only_metrics(df_server *s, df_sb *b);
+
 void df_obs_render_metrics(df_server *s, df_sb *b) {
     df_sb_reset(b);
+    if (s->obs) {
+        int n = atomic_load(&s->n_models);
+        for (int i = 0; i < n; i++) {
+            df_model *m = s->models[i];
+            df_version *v = df_model_acquire(m);
+            pthread_mutex_lock(&m->mu);
+            int d = m->count;
+            pthread_mutex_unlock(&m->mu);
+            char key[160];
+            snprintf(key, sizeof key, "%s@%s", m->name, m->platform);
+            df_observe_queue_depth(s->obs, key, d);
+            df_observe_model_status(s->obs, m->name, v ? v->version : m->entry_version, m->platform,
+                                    df_model_state_str(atomic_load(&m->state)));
+            df_version_unref(v);
+        }
+        size_t len = 0;
+        char *t = df_observe_metrics_text(s->obs, &len);
+        if (t) {
+            df_sb_put(b, t, len);
+            free(t);
+            server_only_metrics(s, b);
+            return;
+        }
+    }
     int n = atomic_load(&s->n_models);
     char lab[400];
     df_sb_puts(b, "# HELP dpuflow_requests_total Requests answered, by task, model, platform and HTTP status.\n"
@@ -230,12 +316,6 @@ void df_obs_render_metrics(df_server *s, df_sb *b) {
     for (int i = 0; i < 5; i++) {
         snprintf(lab, sizeof lab, "stage=\"%s\"", stages[i]);
         hist_lines(b, "dpuflow_stage_seconds", lab, &s->stage[i], true);
-    }
-    df_sb_puts(b, "# HELP dpuflow_request_seconds Whole-request latency per model.\n"
-                  "# TYPE dpuflow_request_seconds histogram\n");
-    for (int i = 0; i < n; i++) {
-        model_labels(s->models[i], lab, sizeof lab);
-        hist_lines(b, "dpuflow_request_seconds", lab, &s->models[i]->latency, true);
     }
     df_sb_puts(b, "# HELP dpuflow_batch_rows Rows per batch run.\n# TYPE dpuflow_batch_rows histogram\n");
     for (int i = 0; i < n; i++) {
@@ -265,32 +345,17 @@ void df_obs_render_metrics(df_server *s, df_sb *b) {
         model_labels(s->models[i], lab, sizeof lab);
         df_sb_printf(b, "dpuflow_model_status{%s,status=\"%s\"} 1\n", lab, df_model_state_str(atomic_load(&s->models[i]->state)));
     }
-    df_sb_puts(b, "# HELP dpuflow_model_loads_total Versions loaded.\n# TYPE dpuflow_model_loads_total counter\n");
-    for (int i = 0; i < n; i++) {
-        model_labels(s->models[i], lab, sizeof lab);
-        df_sb_printf(b, "dpuflow_model_loads_total{%s,result=\"ok\"} %llu\n", lab, (unsigned long long)atomic_load(&s->models[i]->loads));
-        df_sb_printf(b, "dpuflow_model_loads_total{%s,result=\"error\"} %llu\n", lab,
-                     (unsigned long long)atomic_load(&s->models[i]->load_failures));
-    }
     df_sb_puts(b, "# HELP dpuflow_fallbacks_total Requests that left a model for the next on their route.\n"
                   "# TYPE dpuflow_fallbacks_total counter\n");
     for (int i = 0; i < n; i++) {
         model_labels(s->models[i], lab, sizeof lab);
         df_sb_printf(b, "dpuflow_fallbacks_total{%s} %llu\n", lab, (unsigned long long)atomic_load(&s->models[i]->fallbacks_from));
     }
-    df_sb_puts(b, "# HELP dpuflow_disconnected_total Queued requests dropped because the client left.\n"
-                  "# TYPE dpuflow_disconnected_total counter\n");
-    for (int i = 0; i < n; i++) {
-        model_labels(s->models[i], lab, sizeof lab);
-        df_sb_printf(b, "dpuflow_disconnected_total{%s} %llu\n", lab, (unsigned long long)atomic_load(&s->models[i]->disconnected));
-    }
     df_sb_printf(b,
                  "# HELP dpuflow_registry_reloads_total Registry reads, by result.\n# TYPE dpuflow_registry_reloads_total counter\n"
                  "dpuflow_registry_reloads_total{result=\"ok\"} %llu\ndpuflow_registry_reloads_total{result=\"error\"} %llu\n",
                  (unsigned long long)atomic_load(&s->reloads), (unsigned long long)atomic_load(&s->reload_failures));
-    df_sb_printf(b, "# HELP dpuflow_inflight_requests Requests accepted and not yet answered.\n"
-                    "# TYPE dpuflow_inflight_requests gauge\ndpuflow_inflight_requests %d\n",
-                 atomic_load(&s->inflight));
+    server_only_metrics(s, b);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
@@ -306,6 +371,34 @@ void df_obs_render_metrics(df_server *s, df_sb *b) {
                     "# HELP process_resident_memory_bytes Resident memory.\n# TYPE process_resident_memory_bytes gauge\n"
                     "process_resident_memory_bytes %ld\n",
                  cpu, rss_pages * sysconf(_SC_PAGESIZE));
+}
+
+/* Families df_observe does not have: per-model latency, loads, disconnects, in-flight. */
+static void server_only_metrics(df_server *s, df_sb *b) {
+    int n = atomic_load(&s->n_models);
+    char lab[400];
+    df_sb_puts(b, "# HELP dpuflow_request_seconds Whole-request latency per model.\n"
+                  "# TYPE dpuflow_request_seconds histogram\n");
+    for (int i = 0; i < n; i++) {
+        model_labels(s->models[i], lab, sizeof lab);
+        hist_lines(b, "dpuflow_request_seconds", lab, &s->models[i]->latency, true);
+    }
+    df_sb_puts(b, "# HELP dpuflow_model_loads_total Versions loaded.\n# TYPE dpuflow_model_loads_total counter\n");
+    for (int i = 0; i < n; i++) {
+        model_labels(s->models[i], lab, sizeof lab);
+        df_sb_printf(b, "dpuflow_model_loads_total{%s,result=\"ok\"} %llu\n", lab, (unsigned long long)atomic_load(&s->models[i]->loads));
+        df_sb_printf(b, "dpuflow_model_loads_total{%s,result=\"error\"} %llu\n", lab,
+                     (unsigned long long)atomic_load(&s->models[i]->load_failures));
+    }
+    df_sb_puts(b, "# HELP dpuflow_disconnected_total Queued requests dropped because the client left.\n"
+                  "# TYPE dpuflow_disconnected_total counter\n");
+    for (int i = 0; i < n; i++) {
+        model_labels(s->models[i], lab, sizeof lab);
+        df_sb_printf(b, "dpuflow_disconnected_total{%s} %llu\n", lab, (unsigned long long)atomic_load(&s->models[i]->disconnected));
+    }
+    df_sb_printf(b, "# HELP dpuflow_inflight_requests Requests accepted and not yet answered.\n"
+                    "# TYPE dpuflow_inflight_requests gauge\ndpuflow_inflight_requests %d\n",
+                 atomic_load(&s->inflight));
 }
 
 /* ---- status page ---------------------------------------------------------------------------- */
@@ -357,25 +450,5 @@ void df_obs_render_status(df_server *s, df_sb *b) {
     df_sb_puts(b, "}");
 }
 
-const char *df_obs_status_page(void) {
-    return "<!doctype html><html><head><meta charset=\"utf-8\"><title>dpuflow</title><style>"
-           "body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
-           "td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}th{background:#f4f4f4}"
-           ".active{color:#080}.error,.unavailable{color:#b00}.loading{color:#a60}</style></head><body>"
-           "<h1>dpuflow</h1><p id=\"up\"></p><h2>Models</h2><table id=\"models\"><tr><th>model</th><th>platform</th>"
-           "<th>task</th><th>status</th><th>version</th><th>QPS</th><th>p50 ms</th><th>p99 ms</th><th>reason</th></tr>"
-           "</table><h2>Routing</h2><table id=\"routes\"></table><h2>Recent errors</h2><table id=\"errors\"></table>"
-           "<script>\n"
-           "function esc(s){return String(s==null?'':s).replace(/[&<>\"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','\"':'&quot;'}[c]))}\n"
-           "async function tick(){try{const r=await fetch('/v1/status');const s=await r.json();\n"
-           "document.getElementById('up').textContent='up '+s.uptime_s+' s'+(s.draining?' (draining)':'');\n"
-           "let h='<tr><th>model</th><th>platform</th><th>task</th><th>status</th><th>version</th><th>QPS</th><th>p50 ms</th><th>p99 ms</th><th>reason</th></tr>';\n"
-           "for(const m of s.models)h+='<tr><td>'+esc(m.model)+'</td><td>'+esc(m.platform)+'</td><td>'+esc(m.task)+'</td><td class=\"'+esc(m.status)+'\">'+esc(m.status)+'</td><td>'+m.version+'</td><td>'+m.qps+'</td><td>'+m.p50_ms+'</td><td>'+m.p99_ms+'</td><td>'+esc(m.reason)+'</td></tr>';\n"
-           "document.getElementById('models').innerHTML=h;\n"
-           "h='<tr><th>task</th><th>route (first that can serve)</th></tr>';for(const t in s.routing)h+='<tr><td>'+esc(t)+'</td><td>'+esc(s.routing[t].join(' \\u2192 '))+'</td></tr>';\n"
-           "document.getElementById('routes').innerHTML=h;\n"
-           "h='<tr><th>time</th><th>category</th><th>status</th><th>message</th></tr>';for(const e of s.errors.recent.slice(0,20))h+='<tr><td>'+esc(e.time)+'</td><td>'+esc(e.category)+'</td><td>'+e.status+'</td><td>'+esc(e.message)+'</td></tr>';\n"
-           "document.getElementById('errors').innerHTML=h;}catch(e){document.getElementById('up').textContent='server unreachable'}}\n"
-           "tick();setInterval(tick,2000);\n"
-           "</script></body></html>\n";
-}
+/* observe's page: it polls /v1/registry, /v1/stats, /v1/usage, /v1/errors and /metrics. */
+const char *df_obs_status_page(void) { return df_observe_status_page(NULL); }

@@ -305,6 +305,7 @@ df_status df_pool_reload(df_server *s, df_error *err) {
         pthread_mutex_unlock(&s->reg_mu);
         df_log(DF_LOG_WARN, "serve: registry: %s", err->msg);
         df_obs_error(s, "internal", 0, s->reg_error, "");
+        if (s->obs) df_observe_reload(s->obs, false);
         return st;
     }
     int n = atomic_load(&s->n_models);
@@ -355,6 +356,7 @@ df_status df_pool_reload(df_server *s, df_error *err) {
     s->loaded_once = true;
     pthread_mutex_unlock(&s->reg_mu);
     atomic_fetch_add(&s->reloads, 1);
+    if (s->obs) df_observe_reload(s->obs, true);
     df_registry_free(reg);
     return DF_OK;
 }

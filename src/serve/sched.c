@@ -63,6 +63,10 @@ const char *df_sched_push(df_model *m, df_req *r) {
 
 static void note_fallback(df_req *r, df_model *m, const char *reason) {
     df_sb *b = &r->fallback;
+    if (!r->n_fallbacks) {
+        snprintf(r->first_failed, sizeof r->first_failed, "%s@%s", m->name, m->platform);
+        snprintf(r->first_reason, sizeof r->first_reason, "%s", reason);
+    }
     if (r->n_fallbacks++) df_sb_puts(b, ",");
     df_sb_puts(b, "{\"model\":");
     df_sb_json_str(b, m->name, strlen(m->name));
@@ -331,6 +335,8 @@ static void run_batch(df_worker *w, df_version *v, df_req **b, int n) {
     int bi = 0;   /* batch histogram buckets: le 1, 2, 4, ... 128, +Inf */
     while (bi < 8 && ((size_t)1 << bi) < row) bi++;
     atomic_fetch_add_explicit(&m->batch_size.b[bi], 1, memory_order_relaxed);
+    if (s->obs) df_observe_batch(s->obs, (int)row);
+    for (int i = 0; i < n; i++) b[i]->batch_rows = (int)row;
     if (fail) {
         char why[600];
         snprintf(why, sizeof why, "backend failure: %s", err.msg[0] ? err.msg : "injected by DF_SERVE_TEST_FAIL_MODEL");

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dpuflow/observe.h"
 #include "dpuflow/registry.h"
 #include "dpuflow/serve.h"
 #include "dpuflow/session.h"
@@ -157,8 +158,10 @@ struct df_req {
     /* identity */
     char trace_id[33];
     char span_id[17];
-    char parent_span[17];
-    bool has_parent;
+    df_trace_ctx tctx;
+    char first_failed[200];   /* model@platform that failed or was skipped first */
+    char first_reason[160];
+    int batch_rows;
     char task[64];
     char model_req[128];
     bool strict, truncate, base64, single;
@@ -245,6 +248,7 @@ struct df_server {
     atomic_uint_fast64_t fallbacks;
     df_hist stage[5];                             /* tokenize, queue, infer, post, total */
     uint64_t started_ns;
+    df_observe *obs;   /* NULL when it could not open: the built-in counters still work */
 };
 
 /* http.c */
@@ -280,7 +284,8 @@ void df_obs_error(df_server *s, const char *category, int http, const char *msg,
 void df_obs_render_metrics(df_server *s, df_sb *b);
 void df_obs_render_usage(df_server *s, df_sb *b);
 void df_obs_render_errors(df_server *s, df_sb *b);
-void df_obs_render_status(df_server *s, df_sb *b);   /* JSON for the status page */
+void df_obs_render_status(df_server *s, df_sb *b);   /* server's own JSON view (/v1/status) */
+void df_obs_render_stats(df_server *s, df_sb *b);    /* /v1/stats */
 const char *df_obs_status_page(void);
 const char *df_obs_category(int http, const char *error_type);
 
