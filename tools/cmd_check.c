@@ -50,7 +50,8 @@ int df_cmd_check(int argc, char **argv) {
         if (!rc) printf("%s: loaded%s%s\n", model, out ? ", saved to " : "", out ? out : "");
         return rc;
     }
-    df_session_opts opts = {.threads = 1, .batch = batch, .seq = seq};
+    /* The written model must stay standard ONNX that any runtime loads, so no dpuflow fusions. */
+    df_session_opts opts = {.threads = 1, .batch = batch, .seq = seq, .no_fusion = true, .no_int8 = true};
     df_session *s = NULL;
     size_t nodes_before = (size_t)g->n_nodes;
     if (df_session_open_graph(g, &opts, &s, &err)) return df_cli_fail("check", &err);
