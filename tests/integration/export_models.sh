@@ -30,11 +30,10 @@ failed=()
 ok() { echo "ok   $1"; pass=$((pass+1)); }
 bad() { echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2"; fail=$((fail+1)); failed+=("$1"); }
 
-# case: label model_dir reference_stem batch_suffix compare_as(ref name) export args...
+# case: label model_dir inputs.npz expected.npz batch ref_array_name export args...
 run_case() {
-  local label="$1" dir="$2" ref="$3" b="$4" refname="$5"; shift 5
+  local label="$1" dir="$2" inputs="$3" expected="$4" batch="$5" refname="$6"; shift 6
   local onnx="$tmp/$label.onnx" meta="$tmp/$label.json" out="$tmp/$label.out.npz"
-  local batch=1; [ "$b" = "_b2" ] && batch=2
   if ! "$bin" export "$dir" --out "$onnx" --metadata "$meta" --seq 16 --batch "$batch" "$@" >"$tmp/log" 2>&1; then
     bad "$label: export" "$tmp/log"; return
   fi
@@ -51,13 +50,13 @@ files = {s["file"] for s in m["source_files"]}
 assert "config.json" in files and all(len(s["sha256"]) == 64 for s in m["source_files"]), files
 EOF
   # The reference npz names the array refname; rename our output to it for the comparison.
-  if "$bin" run "$onnx" --inputs "$models/${ref%%_op*}.inputs$b.npz" --out "$out" --threads 1 >"$tmp/log" 2>&1 &&
+  if "$bin" run "$onnx" --inputs "$inputs" --out "$out" --threads 1 >"$tmp/log" 2>&1 &&
      "$py" - "$out" "$name" "$refname" >"$tmp/log" 2>&1 <<'EOF'
 import sys, numpy as np
 d = dict(np.load(sys.argv[1])); d[sys.argv[3]] = d.pop(sys.argv[2]); np.savez(sys.argv[1], **d)
 EOF
   then
-    if "$py" "$peers/compare_npz.py" "$out" "$models/$ref.expected$b.npz" --atol "$atol" --only "$refname" >"$tmp/cmp" 2>&1; then
+    if "$py" "$peers/compare_npz.py" "$out" "$expected" --atol "$atol" --only "$refname" >"$tmp/cmp" 2>&1; then
       ok "$label: dpuflow vs PyTorch ($(grep -o 'max_abs_diff [^ ]*' "$tmp/cmp"))"
     else
       bad "$label: dpuflow vs PyTorch" "$tmp/cmp"
@@ -74,13 +73,13 @@ EOF
   fi
   if [ "$have_ort" -eq 1 ]; then
     local ort="$tmp/$label.ort.npz"
-    if node "$peers/ort_run.mjs" "$onnx" "$models/${ref%%_op*}.inputs$b.npz" "$ort" --threads 1 >"$tmp/log" 2>&1 &&
+    if node "$peers/ort_run.mjs" "$onnx" "$inputs" "$ort" --threads 1 >"$tmp/log" 2>&1 &&
        "$py" - "$ort" "$name" "$refname" >>"$tmp/log" 2>&1 <<'EOF'
 import sys, numpy as np
 d = dict(np.load(sys.argv[1])); d[sys.argv[3]] = d.pop(sys.argv[2]); np.savez(sys.argv[1], **d)
 EOF
     then
-      if "$py" "$peers/compare_npz.py" "$ort" "$models/$ref.expected$b.npz" --atol "$atol" --only "$refname" >"$tmp/cmp" 2>&1; then
+      if "$py" "$peers/compare_npz.py" "$ort" "$expected" --atol "$atol" --only "$refname" >"$tmp/cmp" 2>&1; then
         ok "$label: ORT vs PyTorch"
       else
         bad "$label: ORT vs PyTorch" "$tmp/cmp"
@@ -95,17 +94,22 @@ if [ ! -x "$bin" ]; then echo "export_models: dpuflow CLI not found at $bin"; ex
 [ "$have_onnx" -eq 1 ] || echo "export_models: python3-onnx missing; onnx.checker part skipped"
 [ "$have_ort" -eq 1 ] || echo "export_models: ONNX Runtime peer unavailable; ORT part skipped"
 
-run_case bert_tiny_st        "$hf/bert_tiny"   bert_tiny_op13   ""    logits
-run_case bert_tiny_bin       "$hf/bert_tiny"   bert_tiny_op13   ""    logits --weights "$hf/bert_tiny/pytorch_model.bin"
-run_case bert_tiny_b2        "$hf/bert_tiny"   bert_tiny_op13   _b2   logits --output logits
-run_case bert_mean_fp16      "$hf/bert_mean"   bert_mean_op13   ""    sentence_embedding --output mean
-run_case bert_mean_fp16_b2   "$hf/bert_mean"   bert_mean_op13   _b2   sentence_embedding --output mean
-run_case bert_mean_lhs       "$hf/bert_mean"   bert_mean_op13   ""    last_hidden_state --output last_hidden_state
-run_case bert_pooler         "$hf/bert_pooler" bert_pooler_op13 ""    pooler_output --output pooler
-run_case bert_pooler_lhs     "$hf/bert_pooler" bert_pooler_op13 _b2   last_hidden_state
-run_case xlmr_cls            "$hf/xlmr_tiny"   xlmr_tiny_op13   ""    sentence_embedding --output cls --normalize
-run_case xlmr_cls_b2         "$hf/xlmr_tiny"   xlmr_tiny_op13   _b2   sentence_embedding --output cls --normalize
-run_case xlmr_lhs            "$hf/xlmr_tiny"   xlmr_tiny_op13   ""    last_hidden_state
+m="$models"
+run_case bert_tiny_st      "$hf/bert_tiny"   "$m/bert_tiny.inputs.npz"      "$m/bert_tiny_op13.expected.npz"      1 logits
+run_case bert_tiny_bin     "$hf/bert_tiny"   "$m/bert_tiny.inputs.npz"      "$m/bert_tiny_op13.expected.npz"      1 logits \
+  --weights "$hf/bert_tiny/pytorch_model.bin"
+run_case bert_tiny_b2      "$hf/bert_tiny"   "$m/bert_tiny.inputs_b2.npz"   "$m/bert_tiny_op13.expected_b2.npz"   2 logits --output logits
+run_case bert_mean_fp16    "$hf/bert_mean"   "$m/bert_mean.inputs.npz"      "$m/bert_mean_op13.expected.npz"      1 sentence_embedding --output mean
+run_case bert_mean_fp16_b2 "$hf/bert_mean"   "$m/bert_mean.inputs_b2.npz"   "$m/bert_mean_op13.expected_b2.npz"   2 sentence_embedding --output mean
+run_case bert_mean_lhs     "$hf/bert_mean"   "$m/bert_mean.inputs.npz"      "$m/bert_mean_op13.expected.npz"      1 last_hidden_state --output last_hidden_state
+run_case bert_pooler       "$hf/bert_pooler" "$m/bert_pooler.inputs.npz"    "$m/bert_pooler_op13.expected.npz"    1 pooler_output --output pooler
+run_case bert_pooler_lhs   "$hf/bert_pooler" "$m/bert_pooler.inputs_b2.npz" "$m/bert_pooler_op13.expected_b2.npz" 2 last_hidden_state
+run_case xlmr_cls          "$hf/xlmr_tiny"   "$m/xlmr_tiny.inputs.npz"      "$m/xlmr_tiny_op13.expected.npz"      1 sentence_embedding --output cls --normalize
+run_case xlmr_cls_b2       "$hf/xlmr_tiny"   "$m/xlmr_tiny.inputs_b2.npz"   "$m/xlmr_tiny_op13.expected_b2.npz"   2 sentence_embedding --output cls --normalize
+run_case xlmr_lhs          "$hf/xlmr_tiny"   "$m/xlmr_tiny.inputs.npz"      "$m/xlmr_tiny_op13.expected.npz"      1 last_hidden_state
+rc_dir="$src/tests/fixtures/convert/roberta_cls"
+run_case roberta_cls       "$rc_dir"         "$m/xlmr_tiny.inputs.npz"      "$rc_dir/expected.npz"                1 logits
+run_case roberta_cls_b2    "$rc_dir"         "$m/xlmr_tiny.inputs_b2.npz"   "$rc_dir/expected_b2.npz"             2 logits
 
 # opset 17 uses LayerNormalization; same numbers.
 run17() {
