@@ -6,7 +6,8 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config clang
   libdnnl-dev libonnx-dev protobuf-c-compiler libprotobuf-c-dev
   libjansson-dev libmicrohttpd-dev libutf8proc-dev libzip-dev libzstd-dev libcmocka-dev)
-TEST_PKGS=(libonnx-testdata python3-numpy python3-onnx curl)
+# prometheus brings promtool, which checks /metrics against the exposition format.
+TEST_PKGS=(libonnx-testdata python3-numpy python3-onnx curl prometheus)
 # Heavier peers only the reference and benchmark scripts need; opt in with DF_DEPS_FULL=1.
 FULL_PKGS=(python3-torch python3-sentencepiece)
 
