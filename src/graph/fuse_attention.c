@@ -84,7 +84,10 @@ static int match_one(df_graph *g, int si, df_error *err) {
         if (df_fuse_sole_user(g, sv, "Softmax") != si || g->nodes[ad].n_inputs != 2) return 0;
         for (int k = 0; k < 2; k++) {
             int c = g->nodes[ad].inputs[k];
-            if (df_fuse_producer(g, c, "Div") >= 0 || df_fuse_producer(g, c, "Mul") >= 0) {
+            /* The scaled scores: a Div/Mul of a MatMul (the mask bias is often a Mul too). */
+            int sp = df_fuse_producer(g, c, "Div");
+            if (sp < 0) sp = df_fuse_producer(g, c, "Mul");
+            if (sp >= 0 && df_fuse_producer(g, g->nodes[sp].inputs[0], "MatMul") >= 0) {
                 scaled = c;
                 mask = g->nodes[ad].inputs[1 - k];
                 break;
