@@ -303,7 +303,7 @@ static df_status open_bin(df_checkpoint *c, const char *path, df_error *err) {
     snprintf(what, sizeof what, "%s: %s", path, member);
     if ((st = df_pickle_state_dict(pkl, zs.size, what, &ts, &nt, err))) goto done;
     /* One read per storage; tensors sharing a storage share the buffer. */
-    struct { const char *key; uint8_t *data; } *seen = calloc(nt + 1, sizeof *seen);
+    struct { const char *key; uint8_t *data; uint64_t size; } *seen = calloc(nt + 1, sizeof *seen);
     size_t n_seen = 0;
     if (!seen) {
         st = oom(err, path);
@@ -312,8 +312,9 @@ static df_status open_bin(df_checkpoint *c, const char *path, df_error *err) {
     for (size_t k = 0; k < nt && !st; k++) {
         size_t isz = df_dtype_size(ts[k].dtype);
         uint8_t *sdata = NULL;
+        uint64_t ssize = 0;
         for (size_t s = 0; s < n_seen; s++)
-            if (!strcmp(seen[s].key, ts[k].storage_key)) sdata = seen[s].data;
+            if (!strcmp(seen[s].key, ts[k].storage_key)) sdata = seen[s].data, ssize = seen[s].size;
         if (!sdata) {
             if (strchr(ts[k].storage_key, '/') || strstr(ts[k].storage_key, "..")) {
                 st = df_error_set(err, DF_EFORMAT, "%s: tensor '%s': storage key '%s' is not a plain name", path, ts[k].name,
@@ -331,8 +332,15 @@ static df_status open_bin(df_checkpoint *c, const char *path, df_error *err) {
                 st = oom(err, path);
                 break;
             }
+            ssize = (uint64_t)ts[k].storage_numel * isz;
             seen[n_seen].key = ts[k].storage_key;
+            seen[n_seen].size = ssize;
             seen[n_seen++].data = sdata;
+        }
+        /* Tensors sharing a storage may declare it differently; check against the bytes read. */
+        if ((uint64_t)(ts[k].offset + df_shape_numel(&ts[k].shape)) * isz > ssize) {
+            st = df_error_set(err, DF_EFORMAT, "%s: tensor '%s' lies outside its storage '%s'", path, ts[k].name, ts[k].storage_key);
+            break;
         }
         size_t nbytes = (size_t)df_shape_numel(&ts[k].shape) * isz;
         st = add_entry(c, ts[k].name, ts[k].dtype, &ts[k].shape, sdata + (size_t)ts[k].offset * isz, nbytes, file, err);

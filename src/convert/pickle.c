@@ -252,6 +252,13 @@ static df_status rebuild_tensor(pk *m, pv *args, pv **out) {
         t->shape.dims[d] = size->items[d]->i;
         t->strides[d] = stride->items[d]->i;
     }
+    /* Checked here so that every later element count is free of overflow. */
+    int64_t numel = 1;
+    for (int d = 0; d < t->shape.rank; d++) {
+        if (t->shape.dims[d] && numel > INT64_MAX / t->shape.dims[d])
+            return pk_fail(m, DF_EFORMAT, "tensor size overflows%s", NULL);
+        numel *= t->shape.dims[d];
+    }
     *out = t;
     return DF_OK;
 }
