@@ -107,6 +107,8 @@ run_case bert_pooler_lhs   "$hf/bert_pooler" "$m/bert_pooler.inputs_b2.npz" "$m/
 run_case xlmr_cls          "$hf/xlmr_tiny"   "$m/xlmr_tiny.inputs.npz"      "$m/xlmr_tiny_op13.expected.npz"      1 sentence_embedding --output cls --normalize
 run_case xlmr_cls_b2       "$hf/xlmr_tiny"   "$m/xlmr_tiny.inputs_b2.npz"   "$m/xlmr_tiny_op13.expected_b2.npz"   2 sentence_embedding --output cls --normalize
 run_case xlmr_lhs          "$hf/xlmr_tiny"   "$m/xlmr_tiny.inputs.npz"      "$m/xlmr_tiny_op13.expected.npz"      1 last_hidden_state
+run_case bert_pooler_no_tt "$hf/bert_pooler" "$m/bert_pooler.inputs.npz"    "$m/bert_pooler_op13.expected.npz"    1 pooler_output \
+  --output pooler --no-token-type-ids
 rc_dir="$src/tests/fixtures/convert/roberta_cls"
 run_case roberta_cls       "$rc_dir"         "$m/xlmr_tiny.inputs.npz"      "$rc_dir/expected.npz"                1 logits
 run_case roberta_cls_b2    "$rc_dir"         "$m/xlmr_tiny.inputs_b2.npz"   "$rc_dir/expected_b2.npz"             2 logits
@@ -117,6 +119,10 @@ run17() {
      "$bin" run "$tmp/op17.onnx" --inputs "$models/bert_pooler.inputs.npz" --out "$tmp/op17.npz" --threads 1 >>"$tmp/log" 2>&1 &&
      "$py" "$peers/compare_npz.py" "$tmp/op17.npz" "$models/bert_pooler_op17.expected.npz" --atol "$atol" --only last_hidden_state >"$tmp/cmp" 2>&1; then
     ok "bert_pooler opset 17 (LayerNormalization) vs PyTorch"
+    if [ "$have_onnx" -eq 1 ]; then
+      if "$py" -c 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)' "$tmp/op17.onnx" >"$tmp/log" 2>&1
+      then ok "bert_pooler opset 17: onnx.checker full_check"; else bad "bert_pooler opset 17: onnx.checker" "$tmp/log"; fi
+    fi
   else
     cat "$tmp/cmp" >>"$tmp/log" 2>/dev/null; bad "bert_pooler opset 17" "$tmp/log"
   fi
