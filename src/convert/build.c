@@ -138,6 +138,19 @@ static int load(gb *b, const char *key, int top_level, int rank, const int64_t *
     snprintf(full, sizeof full, "%s%s", top_level ? "" : b->prefix, key);
     int i = df_checkpoint_find(b->ck, full);
     if (i < 0) {
+        /* Older BERT checkpoints (TF-converted: bert-base-chinese, MacBERT) name LayerNorm's
+         * parameters gamma and beta; transformers renames them on load, and so do we. */
+        char alt[256];
+        size_t l = strlen(full);
+        if (l > 16 && !strcmp(full + l - 16, "LayerNorm.weight")) {
+            snprintf(alt, sizeof alt, "%.*sgamma", (int)(l - 6), full);
+            i = df_checkpoint_find(b->ck, alt);
+        } else if (l > 14 && !strcmp(full + l - 14, "LayerNorm.bias")) {
+            snprintf(alt, sizeof alt, "%.*sbeta", (int)(l - 4), full);
+            i = df_checkpoint_find(b->ck, alt);
+        }
+    }
+    if (i < 0) {
         b->st = df_error_set(b->err, DF_ENOTFOUND, "%s: tensor '%s' is missing (needed by %s)", df_checkpoint_files(b->ck, &(size_t){0})[0],
                              full, b->cfg->architecture[0] ? b->cfg->architecture : b->cfg->model_type);
         return -1;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "convert/convert_internal.h"
@@ -447,6 +448,39 @@ static void test_export_writes_files(void **state) {
     assert_int_not_equal(access(meta, F_OK), 0);
 }
 
+/* Replaces every `from` in buf[0, n) by `to` of the same length. */
+static void replace_all(char *buf, size_t n, const char *from, const char *to) {
+    size_t l = strlen(from);
+    for (size_t k = 0; k + l <= n; k++)
+        if (!memcmp(buf + k, from, l)) memcpy(buf + k, to, l);
+}
+
+static void test_gamma_beta_names(void **state) {
+    (void)state;
+    void *buf;
+    size_t n;
+    df_error err = {0};
+    assert_int_equal(df_file_read_all(HF "/bert_pooler/model.safetensors", &buf, &n, 0, &err), DF_OK);
+    /* JSON allows a space after a key, so the header keeps its length. */
+    replace_all(buf, n, "LayerNorm.weight\"", "LayerNorm.gamma\" ");
+    replace_all(buf, n, "LayerNorm.bias\"", "LayerNorm.beta\"");
+    char p[512];
+    snprintf(p, sizeof p, "%s/old/", g_dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/old/model.safetensors", g_dir);
+    write_file(p, buf, n);
+    free(buf);
+    df_checkpoint *c = NULL;
+    assert_int_equal(df_checkpoint_open(p, &c, &err), DF_OK);
+    assert_true(df_checkpoint_find(c, "embeddings.LayerNorm.gamma") >= 0);
+    assert_true(df_checkpoint_find(c, "embeddings.LayerNorm.weight") < 0);
+    df_checkpoint_close(c);
+    df_graph *g = NULL;
+    df_export_opts o = {.seq = 16, .config_path = HF "/bert_pooler/config.json", .weights_path = p};
+    assert_int_equal(df_export_hf_graph(HF "/bert_pooler", &o, &g, NULL, &err), DF_OK);
+    df_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_safetensors_fp32_file),
@@ -460,6 +494,7 @@ int main(void) {
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_builder),
         cmocka_unit_test(test_export_writes_files),
+        cmocka_unit_test(test_gamma_beta_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
