@@ -64,7 +64,11 @@ const df_backend df_backend_cpu = {
     .name = "cpu", .prepare = cpu_prepare, .execute = cpu_execute, .release = cpu_release,
 };
 
+extern const df_backend df_backend_vart; /* backend_vart.c: Vitis AI runtime, loaded with dlopen */
+extern const df_backend df_backend_dpusim; /* backend_dpusim.c: DPU numerics on the CPU */
 const df_backend *df_backend_find(const char *name) {
     if (!name || !*name || !strcmp(name, "cpu")) return &df_backend_cpu;
+    if (!strcmp(name, "dpu-sim")) return &df_backend_dpusim;
+    if (!strcmp(name, "vart")) return &df_backend_vart;
     return NULL;
 }

@@ -28,12 +28,16 @@ typedef struct df_plan {
     size_t folded;
     bool profile;
     uint64_t profile_runs;
+    void *backend_state;     /* owned by the backend (vart: its runner), freed in release */
 } df_plan;
 
 /* A backend turns a plan into work: cpu runs the op table's kernels; dpu-sim and vart will
  * run partitions of it. */
 typedef struct df_backend {
     const char *name;
+    /* Optional: reads the backend's own model format (vart: an .xmodel) into a graph that
+     * declares only the inputs and outputs; NULL = the file is ONNX. */
+    df_status (*load)(const char *path, df_graph **out, df_error *err);
     df_status (*prepare)(df_plan *p, df_error *err); /* once per session */
     df_status (*execute)(df_plan *p, df_error *err); /* per run: the hot path */
     void (*release)(df_plan *p);

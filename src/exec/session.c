@@ -150,7 +150,8 @@ df_status df_session_open(const char *path, const df_session_opts *opts, df_sess
     df_session_opts defaults = {0};
     if (!opts) opts = &defaults;
     df_graph *g = NULL;
-    df_status st = df_onnx_load(path, &g, err);
+    const df_backend *b = df_backend_find(opts->backend);
+    df_status st = b && b->load ? b->load(path, &g, err) : df_onnx_load(path, &g, err);
     if (st) return st;
     return open_graph(g, opts, path, out, err);
 }
