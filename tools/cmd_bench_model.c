@@ -7,7 +7,7 @@
 #include "dpuflow/session.h"
 #include "graph/ir.h"
 
-static const char *USAGE = "MODEL.onnx [--seq 64] [--batch 1] [--threads 1] [--runs 50] [--warmup N] [--json] [--profile]";
+static const char *USAGE = "MODEL.onnx [--seq 64] [--batch 1] [--threads 1] [--runs 50] [--warmup N] [--json] [--profile] [--backend cpu|dpu-sim]";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -53,6 +53,7 @@ int df_cmd_bench_model(int argc, char **argv) {
     const char *model = NULL;
     long seq = 64, batch = 1, threads = 1, runs = 50, warmup = -1;
     bool json = false, profile = false;
+    const char *backend = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) return df_cli_help("bench-model", USAGE);
         long *target = NULL;
@@ -63,6 +64,7 @@ int df_cmd_bench_model(int argc, char **argv) {
         else if (!strcmp(argv[i], "--warmup")) target = &warmup;
         else if (!strcmp(argv[i], "--json")) json = true;
         else if (!strcmp(argv[i], "--profile")) profile = true;
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
         else if (argv[i][0] == '-') return df_cli_usage("bench-model", USAGE, "unknown option");
         else model = argv[i];
         if (target) {
@@ -75,7 +77,7 @@ int df_cmd_bench_model(int argc, char **argv) {
 
     df_error err = {0};
     df_session *s = NULL;
-    df_session_opts opts = {.threads = (int)threads, .batch = batch, .seq = seq, .profile = profile};
+    df_session_opts opts = {.threads = (int)threads, .backend = backend, .batch = batch, .seq = seq, .profile = profile};
     if (df_session_open(model, &opts, &s, &err)) return df_cli_fail("bench-model", &err);
     size_t n_in = df_session_input_count(s), n_out = df_session_output_count(s);
     df_tensor feed[64], got[64];

@@ -8,7 +8,7 @@
 #include "dpuflow/text.h"
 
 static const char *USAGE =
-    "MODEL.onnx (--vocab vocab.txt | --tokenizer tokenizer.json | --spm spm.model) --text TEXT [--max-len 64] [--threads 1] [--json]";
+    "MODEL.onnx (--vocab vocab.txt | --tokenizer tokenizer.json | --spm spm.model) --text TEXT [--max-len 64] [--threads 1] [--json] [--backend cpu|dpu-sim]";
 
 static json_t *tensor_json(const char *name, const df_tensor *t) {
     json_t *shape = json_array(), *data = json_array();
@@ -39,6 +39,7 @@ int df_cmd_infer(int argc, char **argv) {
     const char *model = NULL, *vocab = NULL, *tjson = NULL, *spm = NULL, *text = NULL;
     long max_len = 64, threads = 1;
     bool as_json = false;
+    const char *backend = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) return df_cli_help("infer", USAGE);
         if (!strcmp(argv[i], "--vocab") && i + 1 < argc) vocab = argv[++i];
@@ -48,6 +49,7 @@ int df_cmd_infer(int argc, char **argv) {
         else if (!strcmp(argv[i], "--max-len") && i + 1 < argc) max_len = df_cli_int(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = df_cli_int(argv[++i]);
         else if (!strcmp(argv[i], "--json")) as_json = true;
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
         else if (argv[i][0] == '-') return df_cli_usage("infer", USAGE, "unknown option or missing value");
         else model = argv[i];
     }
@@ -75,7 +77,7 @@ int df_cmd_infer(int argc, char **argv) {
         goto out;
     }
     if (df_tokenizer_encode(tok, text, strlen(text), (size_t)max_len, ids, mask, types, &n_real, &err)) goto out;
-    df_session_opts opts = {.threads = (int)threads, .batch = 1, .seq = max_len};
+    df_session_opts opts = {.threads = (int)threads, .backend = backend, .batch = 1, .seq = max_len};
     if (df_session_open(model, &opts, &s, &err)) goto out;
     size_t n_in = df_session_input_count(s), n_out = df_session_output_count(s);
     if (n_in > 16 || n_out > 64) {

@@ -1,17 +1,19 @@
-/* dpuflow run MODEL.onnx --inputs IN.npz --out OUT.npz [--threads N] */
+/* dpuflow run MODEL.onnx --inputs IN.npz --out OUT.npz [--threads N] [--backend NAME] */
 #include "cli.h"
 #include "dpuflow/session.h"
 #include "dpuflow/tensor.h"
 
-static const char *USAGE = "MODEL.onnx --inputs IN.npz --out OUT.npz [--threads N]";
+static const char *USAGE = "MODEL.onnx --inputs IN.npz --out OUT.npz [--threads N] [--backend cpu|dpu-sim]";
 
 int df_cmd_run(int argc, char **argv) {
     const char *model = NULL, *in_path = NULL, *out_path = NULL;
+    const char *backend = NULL;
     long threads = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) return df_cli_help("run", USAGE);
         if (!strcmp(argv[i], "--inputs") && i + 1 < argc) in_path = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out_path = argv[++i];
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             if ((threads = df_cli_int(argv[++i])) < 0) return df_cli_usage("run", USAGE, "--threads takes a number");
         } else if (argv[i][0] == '-') return df_cli_usage("run", USAGE, "unknown option");
@@ -25,7 +27,7 @@ int df_cmd_run(int argc, char **argv) {
     df_session *s = NULL;
     int rc = DF_EXIT_FAIL;
     if (df_npz_read(in_path, &inputs, &err)) goto fail;
-    df_session_opts opts = {.threads = (int)threads, .sample_inputs = &inputs};
+    df_session_opts opts = {.threads = (int)threads, .backend = backend, .sample_inputs = &inputs};
     if (df_session_open(model, &opts, &s, &err)) goto fail;
     size_t n_in = df_session_input_count(s), n_out = df_session_output_count(s);
     df_tensor feed[64], got[64];

@@ -1,4 +1,5 @@
-/* compile/: the static checker (pin, fold, simplify) and the cpu artifact writer.
+/* compile/: the static checker (pin, fold, simplify) and the cpu artifact writer (the fpga
+ * path is fpga_compile.c).
  *
  * The cpu artifact is the checked graph saved as ONNX: portable (ONNX Runtime loads it, so a
  * user can compare), and the engine's own fusions run when a session opens it. The numbers in
@@ -16,6 +17,7 @@
 #include "dpuflow/compile.h"
 #include "dpuflow/onnx.h"
 #include "dpuflow/session.h"
+#include "compile/fpga.h"
 #include "graph/ir.h"
 #include "graph/passes.h"
 
@@ -50,9 +52,10 @@ static df_status pin(df_graph *g, const int64_t *shape, int rank, df_error *err)
 }
 
 /* Load, pin, infer+fold, simplify, compact, re-infer: the static form both check and compile
- * write out. */
-static df_status make_static(const char *path, const int64_t *shape, int rank, bool simplify, df_graph **out,
-                             df_check_report *rep, df_error *err) {
+ * write out. fuse_int8 (the fpga path) runs fuse_qdq before compaction: it reads the int8
+ * weights from the folded DequantizeLinear nodes that compaction would drop. */
+static df_status make_static_ex(const char *path, const int64_t *shape, int rank, bool simplify, bool fuse_int8,
+                                df_graph **out, df_check_report *rep, int *fused, df_error *err) {
     df_graph *g = NULL;
     df_status st = df_onnx_load(path, &g, err);
     if (st) return st;
@@ -65,6 +68,10 @@ static df_status make_static(const char *path, const int64_t *shape, int rank, b
     for (int i = 0; i < g->n_nodes; i++) rep->folded += g->nodes[i].dead;
     if (simplify) {
         if ((st = df_graph_simplify(g, &rep->removed, err))) goto fail;
+    }
+    if (fuse_int8) {
+        df_optimize_opts oo = {0};
+        if ((st = df_pass_fuse_qdq(g, &oo, fused, err))) goto fail;
     }
     df_graph_compact(g);
     if ((st = df_graph_toposort(g, err))) goto fail;
@@ -87,11 +94,22 @@ df_status df_check_model(const char *in_onnx, const int64_t *shape, int rank, bo
     df_check_report local;
     if (!rep) rep = &local;
     df_graph *g = NULL;
-    df_status st = make_static(in_onnx, shape, rank, simplify, &g, rep, err);
+    df_status st = df_compile_make_static(in_onnx, shape, rank, simplify, &g, rep, err);
     if (st) return st;
     if (out_onnx) st = df_onnx_save(g, out_onnx, NULL, err);
     df_graph_free(g);
     return st;
+}
+
+df_status df_compile_make_static(const char *path, const int64_t *shape, int rank, bool simplify, df_graph **out,
+                                 df_check_report *rep, df_error *err) {
+    return make_static_ex(path, shape, rank, simplify, false, out, rep, NULL, err);
+}
+
+df_status df_compile_make_static_int8(const char *path, const int64_t *shape, int rank, df_graph **out,
+                                      df_check_report *rep, int *fused, df_error *err) {
+    *fused = 0;
+    return make_static_ex(path, shape, rank, true, true, out, rep, fused, err);
 }
 
 /* ---- compile ---------------------------------------------------------------------------- */
@@ -179,9 +197,7 @@ df_status df_compile(const char *model_onnx, const df_compile_opts *o, const cha
                      df_error *err) {
     memset(r, 0, sizeof *r);
     const char *platform = o->platform ? o->platform : "cpu";
-    if (!strcmp(platform, "fpga"))
-        return df_error_set(err, DF_EUNSUPPORTED,
-                            "compile: platform fpga is not yet supported (issue 6); use target.platform cpu");
+    if (!strcmp(platform, "fpga")) return df_compile_fpga(model_onnx, o, out_dir, r, err);
     if (strcmp(platform, "cpu"))
         return df_error_set(err, DF_EINVAL, "compile: unknown platform \"%s\" (expected cpu or fpga)", platform);
     if (!o->model_name || !o->model_name[0]) return df_error_set(err, DF_EINVAL, "compile: model name is required");
@@ -190,7 +206,7 @@ df_status df_compile(const char *model_onnx, const df_compile_opts *o, const cha
     uint64_t t0 = df_now_ns();
     df_graph *g = NULL;
     df_check_report rep;
-    df_status st = make_static(model_onnx, o->input_shape, o->input_rank, true, &g, &rep, err);
+    df_status st = df_compile_make_static(model_onnx, o->input_shape, o->input_rank, true, &g, &rep, err);
     if (st) return st;
     op_count ops[256];
     int nops = 0;

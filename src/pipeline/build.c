@@ -432,7 +432,8 @@ static void set_paths(build *b, const char *registry) {
     snprintf(b->qlog, P, "%s/quant/quant_log.txt", o);
     snprintf(b->vres, P, "%s/quant/validate.json", o);
     snprintf(b->compiled_dir, P, "%s/compiled", o);
-    snprintf(b->artifact, P, "%s/compiled/%s_%s.onnx", o, b->c->model_name, b->c->platform);
+    snprintf(b->artifact, P, "%s/compiled/%s_%s.%s", o, b->c->model_name, b->c->platform,
+             strcmp(b->c->platform, "fpga") ? "onnx" : "dfm"); /* fpga: compile/fpga_compile.c */
     snprintf(b->meta, P, "%s/compiled/meta.json", o);
     snprintf(b->clog, P, "%s/compiled/compile_log.txt", o);
     const char *tok = strrchr(b->c->tokenizer, '/');
