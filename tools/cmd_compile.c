@@ -1,11 +1,13 @@
-/* dpuflow compile MODEL.onnx --name NAME [--platform cpu|fpga] [--out DIR] [--shape 1,64]
- *                  [--opt-level N] [--quant-info quant_info.json]
- * Writes DIR/<NAME>_cpu.onnx (a static ONNX every dpuflow verb loads as-is), meta.json and
- * compile_log.txt. */
+/* dpuflow compile MODEL.onnx --name NAME [--platform cpu|fpga] [--arch PROFILE|arch.json] [--out DIR]
+ *                  [--shape 1,64] [--opt-level N] [--quant-info quant_info.json]
+ * cpu:  DIR/<NAME>_cpu.onnx (a static ONNX every dpuflow verb loads as-is), meta.json and
+ *       compile_log.txt.
+ * fpga: DIR/<NAME>_fpga.dfm (the partitioned graph; run it with --backend dpu-sim), meta.json,
+ *       compile_log.txt (the partition report and cost model), md5sum.txt, quant_info.json. */
 #include "cli.h"
 #include "dpuflow/compile.h"
 
-static const char *USAGE = "MODEL.onnx --name NAME [--platform cpu|fpga] [--out DIR] [--shape 1,64] [--opt-level 0-3] "
+static const char *USAGE = "MODEL.onnx --name NAME [--platform cpu|fpga] [--arch DPUCZDX8G/ZCU104|arch.json] [--out DIR] [--shape 1,64] [--opt-level 0-3] "
                            "[--quant-info FILE] [--threads N]";
 
 static int parse_shape(const char *s, int64_t *dims, int max) {
@@ -51,6 +53,13 @@ int df_cmd_compile(int argc, char **argv) {
     df_error err = {0};
     df_compile_result r;
     if (df_compile(model, &o, out, &r, &err)) return df_cli_fail("compile", &err);
+    if (!strcmp(o.platform, "fpga")) {
+        printf("compiled %s -> %s: %d device subgraphs, %d on the DPU, DPU coverage %.1f%% of MACs, estimated "
+               "latency %.3f ms, sha256 %s\n",
+               model, r.artifact, r.dpu_subgraphs + r.cpu_subgraphs, r.dpu_subgraphs, r.dpu_mac_coverage,
+               r.latency_ms, r.sha256);
+        return DF_EXIT_OK;
+    }
     printf("compiled %s -> %s: %zu tasks, %.3f GFLOP, arena %zu bytes, sha256 %s\n", model, r.artifact, r.task_count,
            r.flops / 1e9, r.arena_bytes, r.sha256);
     return DF_EXIT_OK;
