@@ -15,7 +15,7 @@
 #include "convert/convert_internal.h"
 
 /* Caps keep a hostile file from making the machine allocate without bound. */
-#define PK_MAX_OBJECTS (1 << 22)
+#define PK_MAX_OBJECTS (1 << 20) /* ~15 per tensor: room for 60k tensors */
 #define PK_MAX_STACK (1 << 20)
 #define PK_MAX_MEMO (1 << 22)
 
