@@ -8,7 +8,8 @@
  *   calibration {corpus, samples 50, method "percentile" | "minmax" | "entropy" | "mse"},
  *   quantization {scale "float" | "pof2", weights "per_channel" | "per_tensor",
  *                 thresholds {cosine 0.99, top1 0.99}},
- *   target {platform "cpu" | "fpga", arch, opt_level 2, batch 1},
+ *   target {platform "cpu" | "fpga", arch, opt_level 2, batch 1,
+ *           toolchain "builtin" | "vitis" | "auto", vai_q_onnx, vai_c_xir, tool_timeout_s 3600},
  *   output_dir ("build/<model_name>").
  * With platform fpga the scale must be pof2. */
 #ifndef DPUFLOW_PIPELINE_H
@@ -47,6 +48,11 @@ typedef struct df_model_config {
     int opt_level;
     int batch;
     char *output_dir;      /* resolved */
+    /* Vitis AI adapters (dpuflow/vitis.h): target.toolchain "builtin" | "vitis" | "auto",
+     * target.vai_q_onnx / target.vai_c_xir (resolved; NULL = PATH), target.tool_timeout_s. */
+    char *toolchain;
+    char *vai_q_onnx, *vai_c_xir;
+    int tool_timeout_s;
 } df_model_config;
 
 /* Parses and validates path; every path it names must exist (output_dir excepted). */

@@ -19,6 +19,7 @@
 
 #include "dpuflow/base.h"
 #include "dpuflow/compile.h"
+#include "dpuflow/vitis.h"
 #include "dpuflow/pipeline.h"
 #include "dpuflow/registry.h"
 #include "pipeline_internal.h"
@@ -226,6 +227,7 @@ static df_status stage_inputs(build *b, int stage, char hex[65], const char **ou
         dg_str(&d, "method", c->calib_method);
         dg_str(&d, "scale", c->scale);
         dg_str(&d, "weights", c->weights);
+        dg_str(&d, "toolchain", df_vitis_selected(c) ? "vitis" : "builtin");
         outs[(*nouts)++] = b->deploy;
         outs[(*nouts)++] = b->qinfo;
         break;
@@ -244,6 +246,7 @@ static df_status stage_inputs(build *b, int stage, char hex[65], const char **ou
         dg_str(&d, "platform", c->platform);
         dg_str(&d, "arch", c->arch);
         dg_num(&d, "opt_level", c->opt_level);
+        dg_str(&d, "toolchain", df_vitis_selected(c) ? "vitis" : "builtin");
         dg_shape(&d, c);
         outs[(*nouts)++] = b->artifact;
         outs[(*nouts)++] = b->meta;
@@ -405,7 +408,7 @@ static df_status run_stage(build *b, int stage, char *note, size_t note_size, df
                               .opt_level = c->opt_level, .input_shape = c->input_shape, .input_rank = c->input_rank,
                               .quant_info = b->qinfo, .threads = threads};
         df_compile_result cr;
-        st = df_compile(b->deploy, &co, b->compiled_dir, &cr, err);
+        st = df_pl_compile(c, b->deploy, &co, b->compiled_dir, &cr, err); /* + Vitis AI when selected */
         if (!st)
             snprintf(note, note_size, "%zu tasks, %.2f MFLOP, arena %.1f KiB", cr.task_count, cr.flops / 1e6,
                      (double)cr.arena_bytes / 1024.0);

@@ -16,7 +16,7 @@ void df_model_config_free(df_model_config *c) {
     if (!c) return;
     char **s[] = {&c->config_file, &c->model_name, &c->framework, &c->model_path, &c->config_path, &c->tokenizer,
                   &c->task, &c->output, &c->calib_corpus, &c->calib_method, &c->scale, &c->weights, &c->platform,
-                  &c->arch, &c->output_dir};
+                  &c->arch, &c->output_dir, &c->toolchain, &c->vai_q_onnx, &c->vai_c_xir};
     for (size_t i = 0; i < sizeof s / sizeof *s; i++) free(*s[i]);
     free(c);
 }
@@ -141,7 +141,10 @@ static const char *TOP_KEYS[] = {"model_name", "framework", "model_path", "confi
 static const char *CAL_KEYS[] = {"corpus", "samples", "method", NULL};
 static const char *QUANT_KEYS[] = {"scale", "weights", "thresholds", NULL};
 static const char *THR_KEYS[] = {"cosine", "top1", NULL};
-static const char *TARGET_KEYS[] = {"platform", "arch", "opt_level", "batch", NULL};
+static const char *TARGET_KEYS[] = {"platform", "arch", "opt_level", "batch",
+                                    /* Vitis AI adapters (vitis.c) */
+                                    "toolchain", "vai_q_onnx", "vai_c_xir", "tool_timeout_s", NULL};
+static const char *TOOLCHAINS[] = {"builtin", "vitis", "auto", NULL};
 static const char *FRAMEWORKS[] = {"pytorch", "onnx", NULL};
 static const char *METHODS[] = {"percentile", "minmax", "entropy", "mse", NULL};
 static const char *SCALES[] = {"float", "pof2", NULL};
@@ -209,6 +212,12 @@ static df_status parse(ctx *x, json_t *root, df_model_config *c) {
     c->opt_level = (int)n;
     if ((st = get_int(x, target, "target.", "batch", 1, 4096, 1, &n))) return st;
     c->batch = (int)n;
+    /* Vitis AI adapters (vitis.c) */
+    if ((st = get_enum(x, target, "target.", "toolchain", "builtin", TOOLCHAINS, &c->toolchain))) return st;
+    if ((st = get_str(x, target, "target.", "vai_q_onnx", false, NULL, &c->vai_q_onnx))) return st;
+    if ((st = get_str(x, target, "target.", "vai_c_xir", false, NULL, &c->vai_c_xir))) return st;
+    if ((st = get_int(x, target, "target.", "tool_timeout_s", 1, 86400, 3600, &n))) return st;
+    c->tool_timeout_s = (int)n;
     if (!strcmp(c->platform, "fpga") && strcmp(c->scale, "pof2"))
         return df_error_set(x->err, DF_EINVAL,
                             "%s: \"quantization.scale\" must be \"pof2\" when \"target.platform\" is fpga (the DPU "
@@ -224,6 +233,8 @@ static df_status parse(ctx *x, json_t *root, df_model_config *c) {
     if ((st = resolve(x, "tokenizer", &c->tokenizer, true))) return st;
     if ((st = resolve(x, "calibration.corpus", &c->calib_corpus, true))) return st;
     if ((st = resolve(x, "output_dir", &c->output_dir, false))) return st;
+    if ((st = resolve(x, "target.vai_q_onnx", &c->vai_q_onnx, true))) return st; /* Vitis AI adapters */
+    if ((st = resolve(x, "target.vai_c_xir", &c->vai_c_xir, true))) return st;
     struct stat sb;
     stat(c->model_path, &sb);
     if (!strcmp(c->framework, "pytorch") && !S_ISDIR(sb.st_mode))

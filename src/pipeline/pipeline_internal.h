@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dpuflow/compile.h"
 #include "dpuflow/pipeline.h"
 
 typedef struct df_pl_validation {
@@ -20,5 +21,8 @@ df_status df_pl_quantize(const df_model_config *c, const char *fp32_onnx, const 
                          int threads, df_error *err);
 df_status df_pl_validate(const df_model_config *c, const char *fp32_onnx, const char *int8_onnx, const char *npz,
                          const char *log_path, int threads, df_pl_validation *v, df_error *err);
+/* df_compile, then the Vitis AI compiler when the config selects it (stages.c). */
+df_status df_pl_compile(const df_model_config *c, const char *model, const df_compile_opts *co, const char *out_dir,
+                        df_compile_result *cr, df_error *err);
 
 #endif

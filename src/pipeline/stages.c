@@ -6,6 +6,7 @@
 #include "dpuflow/convert.h"
 #include "dpuflow/pipeline.h"
 #include "dpuflow/quant.h"
+#include "dpuflow/vitis.h"
 #include "pipeline_internal.h"
 
 df_status df_pl_export(const df_model_config *c, const char *out_onnx, const char *out_meta, df_error *err) {
@@ -25,6 +26,8 @@ df_status df_pl_calibrate(const df_model_config *c, const char *model_onnx, cons
 
 df_status df_pl_quantize(const df_model_config *c, const char *fp32_onnx, const char *calib_npz, const char *out_dir,
                          int threads, df_error *err) {
+    /* Vitis AI adapters: the vendor's quantizer instead of ours (vitis.c). */
+    if (df_vitis_selected(c)) return df_vitis_quantize(c, fp32_onnx, calib_npz, out_dir, err);
     df_quant_opts o = {.method = c->calib_method, .scale = c->scale, .weights = c->weights, .threads = threads};
     return df_quantize(fp32_onnx, calib_npz, &o, out_dir, err);
 }
@@ -49,4 +52,14 @@ df_status df_pl_validate(const df_model_config *c, const char *fp32_onnx, const 
     }
     v->rows = r.calib.rows;
     return DF_OK;
+}
+
+/* The built-in compile, then (Vitis AI adapters) vai_c_xir beside it when selected: the
+ * built-in report stays, and meta.json / compile_log.txt gain the vendor's numbers. */
+df_status df_pl_compile(const df_model_config *c, const char *model, const df_compile_opts *co, const char *out_dir,
+                        df_compile_result *cr, df_error *err) {
+    df_status st = df_compile(model, co, out_dir, cr, err);
+    if (st || !df_vitis_selected(c)) return st;
+    df_vitis_compile_log lg;
+    return df_vitis_compile(c, model, out_dir, &lg, err);
 }
