@@ -280,6 +280,14 @@ df_status df_compile_fpga(const char *model_onnx, const df_compile_opts *o, cons
     }
     df_fpga_partition pt;
     if ((st = df_fpga_partition_build(g, &prof, &pt, err))) goto fail;
+    if (pt.n_dpu == 0) {
+        const char *why = "";
+        for (int i = 0; i < g->n_nodes && !*why; i++)
+            if (!g->nodes[i].dead && !strcmp(g->nodes[i].op_type, "QMatMul")) why = pt.place[i].reason;
+        st = df_error_set(err, DF_EINVAL, "%s: no layer can run on the DPU (%s)", model_onnx, why);
+        df_fpga_partition_free(&pt);
+        goto fail;
+    }
     df_fpga_cost cost;
     df_fpga_cost_eval(&pt, &prof, &cost);
     for (int i = 0; i < g->n_nodes && !st; i++) {
