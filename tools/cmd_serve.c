@@ -14,7 +14,7 @@
 static const char USAGE[] =
     "[--registry model_registry.json] [--host 127.0.0.1] [--port 8080] [--admin-token T]\n"
     "       [--workers N] [--cpus N] [--queue N] [--max-batch N] [--batch-delay-us N] [--max-batch-tokens N]\n"
-    "       [--timeout-ms N] [--max-texts N] [--max-body BYTES] [--no-truncate] [--strict-platform]\n"
+    "       [--timeout-ms N] [--max-texts N] [--max-body BYTES] [--no-truncate] [--strict-platform] [--no-dpu-sim]\n"
     "       [--watch-interval S] [--drain-timeout S] [--log-dir DIR]";
 
 int df_cmd_serve(int argc, char **argv) {
@@ -29,6 +29,10 @@ int df_cmd_serve(int argc, char **argv) {
         }
         if (!strcmp(a, "--strict-platform")) {
             o.strict_platform = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-dpu-sim")) {
+            o.no_dpu_sim = true;
             continue;
         }
         if (i + 1 >= argc) return df_cli_usage("serve", USAGE, "missing value after an option");

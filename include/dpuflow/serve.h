@@ -35,6 +35,7 @@ typedef struct df_serve_opts {
     size_t max_body;             /* request body bytes (413 beyond) */
     bool truncate;               /* default for texts longer than the model's sequence */
     bool strict_platform;        /* forbid fallback for every request */
+    bool no_dpu_sim;             /* fpga entries are unavailable instead of simulated */
     int watch_interval_s;        /* periodic registry check */
     int drain_timeout_ms;        /* SIGTERM: longest wait for in-flight work */
     const char *log_dir;         /* traces, usage (NULL = "logs") */

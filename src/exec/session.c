@@ -92,7 +92,7 @@ static df_status session_build(df_graph *g, const df_session_opts *o, df_session
     s->backend = df_backend_find(o->backend);
     if (!s->backend) {
         df_session_close(s);
-        return df_error_set(err, DF_ENOTFOUND, "unknown backend '%s' (available: cpu)", o->backend);
+        return df_error_set(err, DF_ENOTFOUND, "unknown backend '%s' (available: cpu, dpu-sim, vart)", o->backend);
     }
     s->threads = o->threads > 0 ? o->threads : omp_get_num_procs();
     s->plan.threads = s->threads;

@@ -175,7 +175,7 @@ void df_obs_request_done(df_server *s, df_req *r) {
             .task = r->task,
             .model = m ? m->name : NULL,
             .version = r->version,
-            .platform = m ? m->platform : NULL,
+            .platform = m ? m->label : NULL,
             .http_status = r->http_status == 499 ? 400 : r->http_status,
             .n_texts = r->endpoint == DF_EP_V2_INFER ? r->raw_rows : r->n_texts,
             .tokens = (uint32_t)r->prompt_tokens,
@@ -260,7 +260,7 @@ static void hist_lines(df_sb *b, const char *name, const char *labels, const df_
 }
 
 static void model_labels(df_model *m, char *out, size_t n) {
-    snprintf(out, n, "model=\"%s\",platform=\"%s\"", m->name, m->platform);
+    snprintf(out, n, "model=\"%s\",platform=\"%s\"", m->name, m->label);
 }
 
 static void server_only_metrics(df_server *s, df_sb *b);
@@ -301,7 +301,7 @@ void df_obs_render_metrics(df_server *s, df_sb *b) {
             uint64_t v = atomic_load(&m->requests[k]);
             if (!v) continue;
             df_sb_printf(b, "dpuflow_requests_total{task=\"%s\",model=\"%s\",platform=\"%s\",status=\"%d\"} %llu\n",
-                         m->task, m->name, m->platform, df_status_codes[k], (unsigned long long)v);
+                         m->task, m->name, m->label, df_status_codes[k], (unsigned long long)v);
         }
     }
     for (int k = 0; k < DF_ST_COUNT; k++) {

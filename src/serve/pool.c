@@ -103,7 +103,8 @@ static df_status version_load(df_server *s, const df_registry *reg, const df_reg
     omp_set_num_threads(1);
     for (int w = 0; w < s->o.workers; w++) {
         for (int i = 0; i < s->sess_sizes; i++) {
-            df_session_opts so = {.threads = 1, .batch = (int64_t)1 << i, .seq = v->seq};
+            df_session_opts so = {.threads = 1, .batch = (int64_t)1 << i, .seq = v->seq,
+                                  .backend = !strcmp(e->platform, "fpga") ? "dpu-sim" : NULL};
             df_session *ss = NULL;
             df_error e2 = {0};
             st = df_session_open(path, &so, &ss, &e2);
@@ -202,6 +203,8 @@ static df_model *model_get(df_server *s, const df_registry_entry *e, df_error *e
     m->srv = s;
     snprintf(m->name, sizeof m->name, "%s", e->model_name);
     snprintf(m->platform, sizeof m->platform, "%s", e->platform);
+    /* Without a board, fpga entries run on the DPU simulator: exact DPU numerics on the CPU. */
+    snprintf(m->label, sizeof m->label, "%s", !strcmp(e->platform, "fpga") ? "dpu-sim" : e->platform);
     atomic_store(&m->state, DF_MS_LOADING);
     if (df_sched_start_model(m, err)) {
         df_sched_stop_model(m);
@@ -240,11 +243,14 @@ static void sync_entry(df_server *s, const df_registry *reg, const df_registry_e
     snprintf(m->task, sizeof m->task, "%s", e->task);
     m->entry_version = e->version;
     memcpy(m->entry_sha, e->sha256, sizeof m->entry_sha);
-    if (strcmp(e->platform, "cpu")) {
-        /* No FPGA backend in this build: the entry is listed and routed, and requests for it
+    bool simulated = !strcmp(e->platform, "fpga");
+    if ((strcmp(e->platform, "cpu") && !simulated) || (simulated && s->o.no_dpu_sim)) {
+        /* No backend for this platform: the entry is listed and routed, and requests for it
          * move on down their fallback list. */
         atomic_store(&m->state, DF_MS_UNAVAILABLE);
-        set_reason(m, "no backend for platform %s in this build%.0lld", e->platform, 0);
+        set_reason(m, simulated ? "platform %s: dpu-sim is disabled (--no-dpu-sim) and no board backend is configured%.0lld"
+                                : "no backend for platform %s in this build%.0lld",
+                   e->platform, 0);
         return;
     }
     if (e->status == DF_MODEL_DISABLED || m->admin_unloaded) {

@@ -117,7 +117,7 @@ static void put_common_tail(df_req *r, df_model *m, df_sb *b) {
     df_sb_puts(b, ",\"model\":");
     df_sb_json_str(b, m->name, strlen(m->name));
     df_sb_printf(b, ",\"version\":%lld,\"platform\":", (long long)r->version);
-    df_sb_json_str(b, m->platform, strlen(m->platform));
+    df_sb_json_str(b, m->label, strlen(m->label));
     df_sb_printf(b, ",\"trace_id\":\"%s\"", r->trace_id);
     if (r->n_fallbacks) {
         df_sb_puts(b, ",\"fallback\":{\"count\":");
@@ -212,7 +212,7 @@ static void write_embeddings(df_req *r, df_version *v, df_model *m) {
     df_sb_json_str(b, m->name, strlen(m->name));
     df_sb_printf(b, ",\"usage\":{\"prompt_tokens\":%d,\"total_tokens\":%d}", r->prompt_tokens, r->prompt_tokens);
     df_sb_printf(b, ",\"version\":%lld,\"platform\":", (long long)r->version);
-    df_sb_json_str(b, m->platform, strlen(m->platform));
+    df_sb_json_str(b, m->label, strlen(m->label));
     df_sb_printf(b, ",\"trace_id\":\"%s\"", r->trace_id);
     if (r->n_fallbacks) {
         df_sb_printf(b, ",\"fallback\":{\"count\":%d,\"skipped\":[", r->n_fallbacks);
@@ -241,7 +241,7 @@ static void write_v2(df_req *r, df_version *v, df_model *m) {
         df_sb_float(b, r->res[i]);
     }
     df_sb_puts(b, "]}]");
-    df_sb_printf(b, ",\"parameters\":{\"platform\":\"%s\",\"trace_id\":\"%s\"}}", m->platform, r->trace_id);
+    df_sb_printf(b, ",\"parameters\":{\"platform\":\"%s\",\"trace_id\":\"%s\"}}", m->label, r->trace_id);
 }
 
 void df_respond_result(df_req *r, df_version *v) {

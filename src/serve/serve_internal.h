@@ -115,7 +115,8 @@ typedef struct df_worker {
 struct df_model {
     df_server *srv;
     char name[128];
-    char platform[16];
+    char platform[16];     /* the registry's platform: what routes name */
+    char label[16];        /* what answered, for responses and metrics: "cpu", "dpu-sim" */
     char task[64];
     atomic_int state;
     atomic_int kind;            /* of the serving version; 0 before the first load */
