@@ -3,7 +3,8 @@
  *   inputs: X [B,S,H], W [H,3A] (Q|K|V columns), bias [3A], optional mask bias M [B|1,1,1,S]
  *   attributes: num_heads (A = num_heads * d), scale (1/sqrt(d) as the model wrote it)
  *   Y[b,s,h*d+k] = sum_j softmax_j(scale * Q.K_j + M[b,j]) V[j,k]
- * One packed GEMM computes Q, K and V for every token (oneDNN, bias fused). Then each
+ * One packed GEMM computes Q, K and V for every token, bias fused (the prepacked sgemm where
+ * oneDNN would leave the weights unpacked, see ops/sgemm.h; oneDNN otherwise). Then each
  * (batch, head) works in a per-thread block that stays in L1/L2 (about 31 KB for S=64, d=26):
  * K^T and V are copied into contiguous zero-padded tiles so both small products run as
  * register-blocked 4x16 kernels, and the S x S scores never leave that block.
@@ -16,9 +17,12 @@
 
 #include "ops/fused_common.h"
 #include "ops/nn_math.h"
+#include "ops/sgemm.h"
 
 typedef struct attn_state {
     df_dnnl_mm mm;
+    bool use_sgemm;
+    df_sgemm_b sg;
     int64_t B, S, H, A, nh, d, dp, Sp;
     int threads;               /* per-thread work areas prepared for this many */
     size_t mm_bytes, qkv_off, work_off, work_floats;
@@ -59,6 +63,7 @@ static void attn_release(df_node *n) {
     attn_state *s = n->state;
     if (!s) return;
     df_dnnl_mm_destroy(&s->mm);
+    df_sgemm_b_free(&s->sg);
     free(s);
     n->state = NULL;
 }
@@ -80,13 +85,25 @@ static df_status attn_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
         free(s);
         return df_node_error(err, DF_EUNSUPPORTED, n, "empty inputs are not supported");
     }
-    if ((st = df_fused_gemm_create(&s->mm, s->B * s->S, s->H, 3 * s->A, w->value.data, b->value.data, DF_ACT_NONE, n,
-                                   err))) {
-        free(s);
-        return st;
+    size_t gemm_bytes;
+    if (df_sgemm_use(s->B * s->S)) {
+        df_error e2;
+        if ((st = df_sgemm_pack_b(&s->sg, s->H, 3 * s->A, w->value.data, 3 * s->A, 1, 1.0f, b->value.data, &e2))) {
+            free(s);
+            return df_node_error(err, st, n, "%s", e2.msg);
+        }
+        s->use_sgemm = true;
+        gemm_bytes = df_sgemm_workspace_bytes(s->B * s->S, s->H, 1);
+    } else {
+        if ((st = df_fused_gemm_create(&s->mm, s->B * s->S, s->H, 3 * s->A, w->value.data, b->value.data, DF_ACT_NONE,
+                                       n, err))) {
+            free(s);
+            return st;
+        }
+        gemm_bytes = s->mm.scratch_bytes;
     }
     s->threads = df_fused_max_threads();
-    s->mm_bytes = align64(s->mm.scratch_bytes);
+    s->mm_bytes = align64(gemm_bytes);
     s->qkv_off = s->mm_bytes;
     s->work_off = s->qkv_off + align64((size_t)(s->B * s->S * 3 * s->A) * sizeof(float));
     /* K^T [d,Sp], V [S,dp], scores [S,Sp], 1/sum [S]. */
@@ -224,8 +241,12 @@ static df_status attn_run(const df_kernel_args *a) {
     if (!s) return df_node_error(a->err, DF_EINTERNAL, a->node, "not prepared");
     char *scr = a->scratch;
     float *qkv = (float *)(scr + s->qkv_off);
-    df_status st = df_dnnl_mm_exec((df_dnnl_mm *)&s->mm, a->in[0]->data, NULL, qkv, scr, a->node, a->err);
-    if (st) return st;
+    if (s->use_sgemm) {
+        df_sgemm_run(&s->sg, s->B * s->S, a->in[0]->data, s->H, 1, qkv, 3 * s->A, 0, scr, a->threads);
+    } else {
+        df_status st = df_dnnl_mm_exec((df_dnnl_mm *)&s->mm, a->in[0]->data, NULL, qkv, scr, a->node, a->err);
+        if (st) return st;
+    }
     const df_tensor *mt = a->n_in > 3 ? a->in[3] : NULL;
     const float *mask = mt ? mt->data : NULL;
     int64_t mstride = mt && mt->shape.dims[0] != 1 ? s->S : 0;

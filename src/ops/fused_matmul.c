@@ -1,14 +1,22 @@
 /* MatMulBias (ai.dpuflow): Y = act(A x W + bias) with W [K,N] and bias [N] constant; A's
  * leading dims fold into M. One oneDNN primitive with the bias and GELU as post-ops, so the
  * bias add and the activation cost no extra pass over memory. activation: "" (none),
- * "gelu" (erf form) or "gelu_tanh". Produced by src/graph/fuse_matmul_bias.c. */
+ * "gelu" (erf form) or "gelu_tanh". Produced by src/graph/fuse_matmul_bias.c.
+ * Where oneDNN would leave the weights unpacked (AVX2 without AVX-512; see ops/sgemm.h) the
+ * bias and erf-GELU run as the epilogue of the prepacked sgemm instead; gelu_tanh stays on
+ * oneDNN. DF_SGEMM=0/1 forces the choice. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/fused_common.h"
+#include "ops/sgemm.h"
 
 typedef struct mmb_state {
     df_dnnl_mm mm;
+    bool use_sgemm;
+    df_sgemm_b sg;
+    int64_t M;
+    int sg_flags;
 } mmb_state;
 
 static df_status mmb_check(const df_graph *g, const df_node *n, df_fused_act *act, df_error *err) {
@@ -44,6 +52,7 @@ static void mmb_release(df_node *n) {
     mmb_state *s = n->state;
     if (!s) return;
     df_dnnl_mm_destroy(&s->mm);
+    df_sgemm_b_free(&s->sg);
     free(s);
     n->state = NULL;
 }
@@ -62,6 +71,19 @@ static df_status mmb_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
         free(s);
         return df_node_error(err, DF_EUNSUPPORTED, n, "empty matrices are not supported");
     }
+    if (act != DF_ACT_GELU_TANH && df_sgemm_use(M)) {
+        df_error e2;
+        if ((st = df_sgemm_pack_b(&s->sg, K, N, w->value.data, N, 1, 1.0f, b ? b->data : NULL, &e2))) {
+            free(s);
+            return df_node_error(err, st, n, "%s", e2.msg);
+        }
+        s->use_sgemm = true;
+        s->M = M;
+        s->sg_flags = act == DF_ACT_GELU_ERF ? DF_SGEMM_GELU : 0;
+        n->state = s;
+        *scratch_bytes = df_sgemm_workspace_bytes(M, K, 1);
+        return DF_OK;
+    }
     if ((st = df_fused_gemm_create(&s->mm, M, K, N, w->value.data, b ? b->data : NULL, act, n, err))) {
         free(s);
         return st;
@@ -74,6 +96,11 @@ static df_status mmb_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
 static df_status mmb_run(const df_kernel_args *a) {
     mmb_state *s = a->node->state;
     if (!s) return df_node_error(a->err, DF_EINTERNAL, a->node, "not prepared");
+    if (s->use_sgemm) {
+        df_sgemm_run(&s->sg, s->M, a->in[0]->data, s->sg.K, 1, a->out[0]->data, s->sg.N, s->sg_flags, a->scratch,
+                     a->threads);
+        return DF_OK;
+    }
     return df_dnnl_mm_exec(&s->mm, a->in[0]->data, NULL, a->out[0]->data, a->scratch, a->node, a->err);
 }
 

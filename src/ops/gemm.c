@@ -3,12 +3,16 @@
  * float32 goes through oneDNN. Transposes are expressed as swapped strides. With a constant B
  * (a Linear layer), alpha is folded into the packed weights and a constant C that only varies
  * along N becomes the primitive's bias, so the whole op is one packed GEMM. Any other C is
- * broadcast into Y first and added with a sum post-op scaled by beta. */
+ * broadcast into Y first and added with a sum post-op scaled by beta. Where oneDNN would
+ * leave a constant B unpacked (see ops/sgemm.h; DF_SGEMM=0/1 forces the choice) the same
+ * plan runs on the prepacked sgemm: alpha in the packed B, a row-constant C as its bias, any
+ * other C as beta*C written into Y and accumulated onto. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/dnnl_common.h"
 #include "ops/op.h"
+#include "ops/sgemm.h"
 
 typedef enum { GEMM_C_NONE, GEMM_C_BIAS, GEMM_C_SUM } gemm_c_mode;
 
@@ -23,8 +27,10 @@ typedef struct gemm_geom {
 typedef struct gemm_state {
     gemm_geom geom;
     bool use_dnnl;
+    bool use_sgemm;
     gemm_c_mode c_mode;
     df_dnnl_mm mm;
+    df_sgemm_b sg;
 } gemm_state;
 
 static df_status gemm_geom_make(const df_graph *g, const df_node *n, gemm_geom *ge, df_error *err) {
@@ -95,6 +101,7 @@ static void gemm_release(df_node *n) {
     gemm_state *s = n->state;
     if (!s) return;
     df_dnnl_mm_destroy(&s->mm);
+    df_sgemm_b_free(&s->sg);
     free(s);
     n->state = NULL;
 }
@@ -146,6 +153,14 @@ static df_status gemm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
         }
     }
     df_error e2;
+    if (bc && df_sgemm_use(ge->M) &&
+        !df_sgemm_pack_b(&s->sg, ge->K, ge->N, bc->data, sp.b_strides[0], sp.b_strides[1], ge->alpha, sp.bias,
+                         &e2)) {
+        s->use_sgemm = true;
+        *scratch_bytes = df_sgemm_workspace_bytes(ge->M, ge->K, sp.a_strides[1]);
+        free(bias);
+        return DF_OK;
+    }
     if (!df_dnnl_mm_create(&s->mm, &sp, n, &e2)) {
         s->use_dnnl = true;
         *scratch_bytes = s->mm.scratch_bytes;
@@ -191,6 +206,20 @@ static df_status gemm_run(const df_kernel_args *a) {
     if (y->nbytes == 0) return DF_OK;
     const void *A = a->in[0]->data, *B = a->in[1]->data;
     const void *C = a->n_in > 2 && a->in[2] ? a->in[2]->data : NULL;
+    if (s && s->use_sgemm) {
+        int flags = 0;
+        if (s->c_mode == GEMM_C_SUM) {
+            float *yv = y->data;
+            const float *cv = C;
+            for (int64_t i = 0; i < g->M; i++)
+                for (int64_t j = 0; j < g->N; j++)
+                    yv[i * g->N + j] = g->beta * cv[i * g->c_stride[0] + j * g->c_stride[1]];
+            flags = DF_SGEMM_ACCUMULATE;
+        }
+        df_sgemm_run(&s->sg, g->M, A, g->trans_a ? 1 : g->K, g->trans_a ? g->M : 1, y->data, g->N, flags, a->scratch,
+                     a->threads);
+        return DF_OK;
+    }
     if (s && s->use_dnnl) {
         if (s->c_mode == GEMM_C_SUM) {
             /* The sum post-op adds beta * (what Y holds), so Y starts as C broadcast. */

@@ -1,13 +1,16 @@
 /* MatMul (numpy.matmul). float32 goes through oneDNN: with a 2-D right operand the batch dims
  * of A fold into M (one [B*S,K] x [K,N] GEMM, constant weights packed once in prepare); with
  * batched operands (attention's QK^T and AV) one batched primitive covers every batch, or a
- * 2-D primitive per batch when oneDNN cannot broadcast them. Other dtypes use a plain loop. */
+ * 2-D primitive per batch when oneDNN cannot broadcast them. A constant 2-D B goes to the
+ * prepacked sgemm instead where oneDNN would leave it unpacked (see ops/sgemm.h; DF_SGEMM=0/1
+ * forces the choice). Other dtypes use a plain loop. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/dnnl_common.h"
 #include "ops/matmul.h"
 #include "ops/op.h"
+#include "ops/sgemm.h"
 
 df_status df_mm_geom_make(const df_shape *a, const df_shape *b, const char *a_name, const char *b_name,
                           df_mm_geom *g, const df_node *n, df_error *err) {
@@ -67,12 +70,13 @@ df_status df_mm_geom_make(const df_shape *a, const df_shape *b, const char *a_na
     return DF_OK;
 }
 
-typedef enum { MM_LOOP, MM_DNNL_ONE, MM_DNNL_PER_BATCH } mm_mode;
+typedef enum { MM_LOOP, MM_DNNL_ONE, MM_DNNL_PER_BATCH, MM_SGEMM } mm_mode;
 
 typedef struct matmul_state {
     mm_mode mode;
     df_mm_geom geom;
     df_dnnl_mm mm;
+    df_sgemm_b sg;
 } matmul_state;
 
 static df_status matmul_infer(df_graph *g, df_node *n, df_error *err) {
@@ -98,6 +102,7 @@ static void matmul_release(df_node *n) {
     matmul_state *s = n->state;
     if (!s) return;
     df_dnnl_mm_destroy(&s->mm);
+    df_sgemm_b_free(&s->sg);
     free(s);
     n->state = NULL;
 }
@@ -127,6 +132,11 @@ static df_status matmul_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, 
     const df_tensor *bc = df_node_in_const(g, n, 1);
     df_mm_spec sp;
     df_error e2;
+    if (b->shape.rank <= 2 && bc && df_sgemm_use(ge->n_batch * ge->M) &&
+        !df_sgemm_pack_b(&s->sg, ge->K, ge->N, bc->data, ge->N, 1, 1.0f, NULL, &e2)) {
+        s->mode = MM_SGEMM;
+        return DF_OK; /* row-major A needs no workspace */
+    }
     if (b->shape.rank <= 2) {
         /* A's batch dims fold into M: A is contiguous, so [.., M, K] is [n_batch*M, K]. */
         fill_spec2d(&sp, ge->n_batch * ge->M, ge->K, ge->N);
@@ -206,6 +216,10 @@ static df_status matmul_run(const df_kernel_args *a) {
     df_tensor *y = a->out[0];
     if (y->nbytes == 0) return DF_OK;
     const void *A = a->in[0]->data, *B = a->in[1]->data;
+    if (s && s->mode == MM_SGEMM) {
+        df_sgemm_run(&s->sg, g->n_batch * g->M, A, g->K, 1, y->data, g->N, 0, NULL, a->threads);
+        return DF_OK;
+    }
     if (s && s->mode == MM_DNNL_ONE)
         return df_dnnl_mm_exec((df_dnnl_mm *)&s->mm, A, B, y->data, a->scratch, a->node, a->err);
     if (s && s->mode == MM_DNNL_PER_BATCH) {
