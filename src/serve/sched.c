@@ -71,7 +71,7 @@ static void note_fallback(df_req *r, df_model *m, const char *reason) {
     df_sb_puts(b, "{\"model\":");
     df_sb_json_str(b, m->name, strlen(m->name));
     df_sb_puts(b, ",\"platform\":");
-    df_sb_json_str(b, m->label, strlen(m->label));
+    df_sb_json_str(b, m->platform, strlen(m->platform)); /* the route that was skipped */
     df_sb_puts(b, ",\"reason\":");
     df_sb_json_str(b, reason, strlen(reason));
     df_sb_puts(b, "}");

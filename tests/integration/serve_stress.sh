@@ -21,11 +21,11 @@ code=$(curl -s -o "$TMP/body" -w '%{http_code}' "$URL/v1/errors")
 check "overload recorded" True "$(jget 'd["counts"]["overload"]>0')"
 stop_server && ok "exit 0" || bad "exit 0"
 
-# --- 504: a 300 ms batch ahead of it, timeout 100 ms ---
-DF_SERVE_TEST_DELAY_US=300000 start_server --queue 8 --max-batch 1 --batch-delay-us 0 --timeout-ms 100 --log-dir ""
+# --- 504: a 600 ms batch ahead of it, timeout 100 ms (wide margins: CI machines are loaded) ---
+DF_SERVE_TEST_DELAY_US=600000 start_server --queue 8 --max-batch 1 --batch-delay-us 0 --timeout-ms 100 --log-dir ""
 curl -s -o /dev/null -X POST "$URL/v1/tasks/intent_classify" -d '{"text":"查询"}' &
 first=$!
-sleep 0.05
+sleep 0.2 # the first request must be in the worker before the second queues behind it
 code=$(post /v1/tasks/intent_classify '{"text":"办理"}')
 check "504 after waiting in the queue" "504 timeout" "$code $(jget 'd["error_type"]')"
 wait $first
@@ -52,7 +52,12 @@ DF_SERVE_TEST_DELAY_US=300000 start_server --max-batch 1 --batch-delay-us 0 --lo
 for i in 1 2 3; do
     curl -s -o /dev/null -w '%{http_code}\n' -X POST "$URL/v1/tasks/intent_classify" -d '{"text":"查询"}' >"$TMP/d$i" &
 done
-sleep 0.1
+# SIGTERM only once all three are inside the server (one running, two queued): on a loaded
+# machine a fixed sleep can fire before curl has even connected.
+for _ in $(seq 1 100); do
+    [ "$(curl -s "$URL/metrics" | sed -n 's/^dpuflow_queue_depth{model="tinybert",platform="cpu"} \([0-9]*\)$/\1/p')" = 2 ] && break
+    sleep 0.02
+done
 kill -TERM "$SERVER_PID"
 sleep 0.1
 rc=0
