@@ -48,10 +48,13 @@ void df_errors_record(df_errors *e, df_err_category cat, const char *trace_id, c
     x.ts_us = df_obs_wall_us();
     x.cat = cat;
     snprintf(x.trace_id, sizeof x.trace_id, "%s", trace_id ? trace_id : "");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(x.msg, sizeof x.msg, fmt ? fmt : "", ap);
-    va_end(ap);
+    x.msg[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(x.msg, sizeof x.msg, fmt, ap);
+        va_end(ap);
+    }
     pthread_mutex_lock(&e->mu);
     e->ring[e->next] = x;
     e->next = (e->next + 1) % e->keep;
