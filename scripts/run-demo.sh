@@ -1,17 +1,36 @@
 #!/usr/bin/env bash
-# `make run`: the user's first command. Until the build pipeline and the server land, it runs
-# the engine on a committed fixture model with the fixture vocabulary, and says so.
+# `make run`: the user's first command. Builds and registers the two demo models (a
+# TinyBERT-shaped intent classifier and a SimCSE-style sentence embedder, both trained on the
+# government-service dataset in models/demo/data) with `dpuflow build`, then serves them with
+# `dpuflow serve` on 127.0.0.1:8080 (PORT=... to change), printing sample requests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${DF_BIN:-build/dpuflow}
-MODEL=tests/fixtures/models/bert_tiny_op14.onnx
-VOCAB=tests/fixtures/hf/bert_tiny/vocab.txt
-echo "dpuflow: the build pipeline (dpuflow build) and server (dpuflow serve) are not implemented yet."
-echo "dpuflow: running the engine on a fixture classifier instead:"
-echo
-echo "\$ $BIN inspect $MODEL"
-"$BIN" inspect "$MODEL"
-echo
-TEXT="今天天气怎么样"
-echo "\$ $BIN infer $MODEL --vocab $VOCAB --max-len 16 --text \"$TEXT\""
-"$BIN" infer "$MODEL" --vocab "$VOCAB" --max-len 16 --text "$TEXT"
+PORT=${PORT:-8080}
+HOST=${HOST:-127.0.0.1}
+REGISTRY=build/demo/model_registry.json
+mkdir -p build/demo
+
+for model in models/demo/tinybert-intent models/demo/simcse-embed; do
+  if [ ! -f "$model/config.json" ]; then
+    echo "run-demo: $model has no checkpoint (train it with tools/train_demo.py)" >&2
+    exit 1
+  fi
+  echo "== dpuflow build $model/model.json"
+  "$BIN" build "$model/model.json" --registry "$REGISTRY"
+done
+
+cat <<MSG
+
+== serving the demo models on http://$HOST:$PORT  (Ctrl-C to stop)
+Try, from another terminal:
+
+  curl -s http://$HOST:$PORT/v1/tasks/intent_classify -H 'Content-Type: application/json' \\
+       -d '{"text": "我想查询一下社保缴费记录"}'
+
+  curl -s http://$HOST:$PORT/v1/embeddings -H 'Content-Type: application/json' \\
+       -d '{"model": "simcse-embed", "input": ["怎么办理营业执照", "营业执照去哪里办"]}'
+
+Status page: http://$HOST:$PORT/     Metrics: http://$HOST:$PORT/metrics
+MSG
+exec "$BIN" serve --registry "$REGISTRY" --host "$HOST" --port "$PORT"
