@@ -6,8 +6,9 @@ PEERS=$SRC/tests/peers
 command -v node >/dev/null || { echo "skip: node is not installed"; exit 77; }
 have() { (cd "$PEERS" && node -e "require('openai')") >/dev/null 2>&1; }
 if ! have; then
-    command -v npm >/dev/null || { echo "skip: npm is not installed"; exit 77; }
-    (cd "$PEERS" && timeout 120 npm install --no-save --ignore-scripts openai@4.104.0 >/dev/null 2>&1)
+    # One installer for every node peer (package-lock.json pins openai too), under its lock:
+    # a second npm run in the same folder at the same time would corrupt node_modules.
+    bash "$PEERS/install.sh" >/dev/null 2>&1
     have || { echo "skip: npm could not install openai (no network?)"; exit 77; }
 fi
 standard_registry

@@ -15,7 +15,7 @@ fi
 loads() { node --input-type=module -e "
   import { createRequire } from 'node:module';
   const require = createRequire('$here/package.json');
-  require('onnxruntime-node');" >/dev/null 2>&1; }
+  require('onnxruntime-node'); require('openai');" >/dev/null 2>&1; }
 
 if loads; then exit 0; fi
 
