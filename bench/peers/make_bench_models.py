@@ -2,7 +2,7 @@
 """Export the benchmark models (random weights, static shapes) for bench/peers/run.sh.
 
     /usr/bin/python3 bench/peers/make_bench_models.py [--out build/bench-models]
-                     [--quick] [--opset 13] [--batches 1,8] [--seq 64]
+                     [--quick] [--opset 13] [--batches 1,8] [--seq 64] [--dynamic-batch]
 
 Models (BertModel, HF names and forward from tests/fixtures/make_models.py, output
 `last_hidden_state`, inputs input_ids / attention_mask / token_type_ids, int64, static):
@@ -42,7 +42,7 @@ class LastHidden(torch.nn.Module):
         return seq
 
 
-def build(name, batch, seq, opset, path):
+def build(name, batch, seq, opset, path, dynamic_batch=False):
     c = mm.bert_cfg(vocab_size=21128, max_position_embeddings=512, **SHAPES[name])
     torch.manual_seed(0)
     model = LastHidden(c)
@@ -57,7 +57,10 @@ def build(name, batch, seq, opset, path):
         torch.onnx.export(model, (ids, mask, tt), tmp,
                           input_names=["input_ids", "attention_mask", "token_type_ids"],
                           output_names=["last_hidden_state"], opset_version=opset,
-                          do_constant_folding=True)
+                          do_constant_folding=True,
+                          dynamic_axes=({n: {0: "batch"} for n in ("input_ids", "attention_mask",
+                                         "token_type_ids", "last_hidden_state")}
+                                        if dynamic_batch else None))
     os.replace(tmp, path)
 
 
@@ -68,10 +71,19 @@ def main():
     ap.add_argument("--opset", type=int, default=13)
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--seq", type=int, default=64)
+    ap.add_argument("--dynamic-batch", action="store_true",
+                    help="also export <model>_bdyn_s<S>_op<N>.onnx (batch axis dynamic: what "
+                         "dpuflow quantize calibrates row by row), printed first")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     names = ["tinybert"] if args.quick else ["tinybert", "bertbase"]
     for name in names:
+        if args.dynamic_batch:
+            path = os.path.join(os.path.abspath(args.out), "%s_bdyn_s%d_op%d.onnx" % (name, args.seq, args.opset))
+            if not os.path.exists(path):
+                print("make_bench_models: exporting %s" % path, file=sys.stderr)
+                build(name, 1, args.seq, args.opset, path, dynamic_batch=True)
+            print(path)
         for b in [int(x) for x in args.batches.split(",") if x]:
             path = os.path.join(os.path.abspath(args.out),
                                 "%s_b%d_s%d_op%d.onnx" % (name, b, args.seq, args.opset))
