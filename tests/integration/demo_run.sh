@@ -30,7 +30,13 @@ if ! grep -q "listening on" "$LOG"; then
 fi
 ok "run-demo.sh built, registered and serves the demo models"
 grep -q "curl -s http://127.0.0.1:$PORT/v1/tasks/intent_classify" "$LOG" && ok "prints a sample request" || bad "sample request printed"
-for _ in $(seq 1 100); do curl -s "$URL/v1/registry" | grep -q '"status":"loading"' || break; sleep 0.1; done
+# Both models must have loaded (slow under sanitizers): KServe's per-model ready says so.
+for m in tinybert-intent simcse-embed; do
+    for _ in $(seq 1 1800); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/models/$m/ready")" = 200 ] && break
+        sleep 0.1
+    done
+done
 classify() {
     curl -s "$URL/v1/tasks/intent_classify" -H 'Content-Type: application/json' -d "{\"text\": \"$1\"}" |
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["label"])' 2>/dev/null
