@@ -46,7 +46,11 @@ distinct=$(cat "$TMP/client1" "$TMP/client2" | awk '{print $2}' | sort -u | wc -
 code=$(post /v1/tasks/intent_classify '{"text":"查询"}')
 check "serves the last version" "200 21" "$code $(jget 'd["version"]')"
 get /metrics >/dev/null
-grep -q 'dpuflow_model_loads_total{model="tinybert",platform="cpu",result="ok"} 21' "$TMP/body" && ok "21 loads counted" || bad "21 loads counted" "$(grep loads_total "$TMP/body")"
+# One load per registry write at most; a slow machine (sanitizers) may skip versions that were
+# already replaced before their load began, so fewer is fine as long as the last one is served.
+loads=$(sed -n 's/^dpuflow_model_loads_total{model="tinybert",platform="cpu",result="ok"} \([0-9]*\)$/\1/p' "$TMP/body")
+[ -n "$loads" ] && [ "$loads" -ge 2 ] && [ "$loads" -le 21 ] && ok "$loads loads counted (2..21)" ||
+    bad "loads counted" "$(grep loads_total "$TMP/body")"
 
 # --- an invalid registry keeps the last good one ---
 echo '{"models": [' >"$REG_DIR/.bad" && mv -f "$REG_DIR/.bad" "$REG_DIR/model_registry.json"
