@@ -86,7 +86,7 @@ static df_status attn_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
         return df_node_error(err, DF_EUNSUPPORTED, n, "empty inputs are not supported");
     }
     size_t gemm_bytes;
-    if (df_sgemm_use(s->B * s->S)) {
+    if (df_sgemm_use(s->B * s->S, s->H, 3 * s->A)) {
         df_error e2;
         if ((st = df_sgemm_pack_b(&s->sg, s->H, 3 * s->A, w->value.data, 3 * s->A, 1, 1.0f, b->value.data, &e2))) {
             free(s);

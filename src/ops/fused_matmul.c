@@ -71,7 +71,7 @@ static df_status mmb_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
         free(s);
         return df_node_error(err, DF_EUNSUPPORTED, n, "empty matrices are not supported");
     }
-    if (act != DF_ACT_GELU_TANH && df_sgemm_use(M)) {
+    if (act != DF_ACT_GELU_TANH && df_sgemm_use(M, K, N)) {
         df_error e2;
         if ((st = df_sgemm_pack_b(&s->sg, K, N, w->value.data, N, 1, 1.0f, b ? b->data : NULL, &e2))) {
             free(s);

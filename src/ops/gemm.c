@@ -153,7 +153,7 @@ static df_status gemm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
         }
     }
     df_error e2;
-    if (bc && df_sgemm_use(ge->M) &&
+    if (bc && df_sgemm_use(ge->M, ge->K, ge->N) &&
         !df_sgemm_pack_b(&s->sg, ge->K, ge->N, bc->data, sp.b_strides[0], sp.b_strides[1], ge->alpha, sp.bias,
                          &e2)) {
         s->use_sgemm = true;

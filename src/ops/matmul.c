@@ -132,7 +132,7 @@ static df_status matmul_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, 
     const df_tensor *bc = df_node_in_const(g, n, 1);
     df_mm_spec sp;
     df_error e2;
-    if (b->shape.rank <= 2 && bc && df_sgemm_use(ge->n_batch * ge->M) &&
+    if (b->shape.rank <= 2 && bc && df_sgemm_use(ge->n_batch * ge->M, ge->K, ge->N) &&
         !df_sgemm_pack_b(&s->sg, ge->K, ge->N, bc->data, ge->N, 1, 1.0f, NULL, &e2)) {
         s->mode = MM_SGEMM;
         return DF_OK; /* row-major A needs no workspace */

@@ -53,9 +53,9 @@ void df_sgemm_run(const df_sgemm_b *pb, int64_t M, const float *A, int64_t a_rs,
  * DF_SGEMM=0/1 forces the choice; otherwise yes when this build has the AVX2/FMA kernel and
  * oneDNN leaves f32 weights unpacked on this CPU (probed once per process). */
 bool df_sgemm_preferred(void);
-/* The per-GEMM rule ops apply at prepare: df_sgemm_preferred(), and unless DF_SGEMM=1 forces
- * it, at least DF_SGEMM_MR rows: below that the product is a memory-bound matrix-vector one,
- * where oneDNN's gemv streams plain B about twice as fast as the padded micro-tile does. */
-bool df_sgemm_use(int64_t M);
+/* The per-GEMM rule ops apply at prepare for C[M,N] = A[M,K] x B: df_sgemm_preferred(), and
+ * unless DF_SGEMM=1 forces it, only the sizes where it measured faster than oneDNN (see
+ * sgemm.c): at least DF_SGEMM_MR rows, and either fewer than 32 rows or weights of 2 MB or more. */
+bool df_sgemm_use(int64_t M, int64_t K, int64_t N);
 
 #endif
