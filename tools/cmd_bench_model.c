@@ -92,6 +92,15 @@ int df_cmd_bench_model(int argc, char **argv) {
         df_dtype dt;
         df_shape sh;
         df_session_input_info(s, i, &name, &dt, &sh);
+        /* A static model keeps its own shape; say so rather than time another batch size. */
+        if (sh.rank == 2 && (dt == DF_I64 || dt == DF_I32) && (sh.dims[0] != batch || sh.dims[1] != seq)) {
+            char b[64];
+            df_error_set(&err, DF_ESHAPE, "%s: input '%s' is static %s, not the requested [%ld,%ld]", model, name,
+                         df_shape_str(&sh, b, sizeof b), batch, seq);
+            for (size_t k = 0; k < i; k++) df_tensor_free(&feed[k]);
+            df_session_close(s);
+            return df_cli_fail("bench-model", &err);
+        }
         if (df_tensor_alloc(&feed[i], dt, &sh, &err)) return df_cli_fail("bench-model", &err);
         fill_input(&feed[i], name, id_bound(df_session_graph(s), name), &rng);
     }
