@@ -3,8 +3,8 @@
  * Blocking follows the usual Goto/BLIS scheme (Goto & van de Geijn, "Anatomy of
  * High-Performance Matrix Multiplication", ACM TOMS 2008): a 4x24 register tile (12 ymm
  * accumulators, A broadcast, three B vectors per k), a K x 24 B micro-panel slice of KC rows
- * (24 KB) that stays in L1 while every 4-row A micro-panel of the MC block streams past it
- * from L2, and NCP panels per chunk so the B chunk and the C chunk stay in L2 across the KC
+ * (24 KB) that stays in L1 while the 4-row A tiles of the MC block stream past it from L2,
+ * and NCP panels per chunk so the B chunk and the C chunk stay in L2 across the KC
  * steps. 24 columns rather than 16 because every BERT projection width (312, 936, 1200, 768,
  * 2304, 3072) is a multiple of 24, so no panel is padded; 4 rows because M = 64 splits
  * evenly. Partial sums over K live in C itself: the first KC step writes (adding the bias),
@@ -24,15 +24,9 @@
 
 #define MR DF_SGEMM_MR
 #define NR DF_SGEMM_NR
-#ifndef KC
-#define KC 256  /* B slice of KC x NR floats = 24 KB: fits L1 (32 KB) next to an A micro-panel */
-#endif
-#ifndef MC
+#define KC 256  /* B slice of KC x NR floats = 24 KB: fits L1 (32 KB) next to the A rows */
 #define MC 128  /* A block of MC x KC floats = 128 KB: fits L2 (512 KB) */
-#endif
-#ifndef NCP
 #define NCP 8   /* panels per chunk: B chunk KC x 192 = 192 KB in L2 */
-#endif
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -70,9 +64,7 @@ void df_sgemm_b_free(df_sgemm_b *pb) {
 }
 
 size_t df_sgemm_workspace_bytes(int64_t M, int64_t K, int64_t a_cs) {
-#ifndef SGEMM_PACK_ALWAYS
     if (a_cs == 1) return 0;
-#endif
     return (size_t)round_up(M, MR) * (size_t)K * sizeof(float) + 64;
 }
 
@@ -288,9 +280,7 @@ void df_sgemm_run(const df_sgemm_b *pb, int64_t M, const float *A, int64_t a_rs,
      * would, and packing (scattered 4-float stores) measured at several percent of a
      * 64-row GEMM. Only a strided (transposed) A is packed. */
     float *Ap = NULL;
-#ifndef SGEMM_PACK_ALWAYS
     if (a_cs != 1)
-#endif
         Ap = (float *)(((uintptr_t)ws + 31) & ~(uintptr_t)31);
     if (threads < 1) threads = 1;
     /* No team for work smaller than a few tiles per thread: the fork costs more than it saves. */
