@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Hot reload under load: two clients send requests without pause while the model's artifact and
-# registry entry are replaced 20 times (writers rename, as the registry code does). No request
-# may fail, each client sees versions only go up, and the server ends on the last version.
+# Hot reload under load: `dpuflow bench` (4 connections) and two checking clients send requests
+# without pause while the model's artifact and registry entry are replaced 20 times (writers
+# rename, as the registry code does). No request may fail (bench counts errors by status), each
+# checking client sees versions only go up, and the server ends on the last version.
 # Then: an invalid registry keeps the last good one (and says why); a version whose artifact
 # does not load keeps the old version serving with status error and the reason.
 . "$(dirname "$0")/serve_common.bash"
@@ -18,7 +19,9 @@ except Exception: print("unparsable")' "$TMP/cb$1"
 }
 client 1 & C1=$!
 client 2 & C2=$!
-EXTRA_PIDS="$C1 $C2"
+"$BIN" bench --url "$URL" --task intent_classify --concurrency 4 --duration 6 --text "我想查询社保" \
+    --out "$TMP/bench.json" >"$TMP/bench.out" 2>&1 & B=$!
+EXTRA_PIDS="$C1 $C2 $B"
 for v in $(seq 2 21); do
     # new bytes each time: op13 and op14 exports of the same weights give the same logits
     if [ $((v % 2)) = 0 ]; then src=$FIXM/bert_tiny_op14.onnx; else src=$FIXM/bert_tiny_op13.onnx; fi
@@ -31,7 +34,26 @@ done
 sleep 0.5
 touch "$TMP/stop"
 wait $C1 $C2
+wait $B
 EXTRA_PIDS=
+bench_check=$(/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+def find(o, k):
+    if isinstance(o, dict):
+        if k in o: return o[k]
+        for v in o.values():
+            r = find(v, k)
+            if r is not None: return r
+    return None
+req = find(d, "requests") or find(d, "total") or 0
+errs = find(d, "errors")
+nerr = sum(errs.values()) if isinstance(errs, dict) else (errs or 0)
+print("%d %d" % (req, nerr))' "$TMP/bench.json" 2>/dev/null)
+set -- $bench_check
+[ "${1:-0}" -gt 20 ] && [ "${2:-1}" = 0 ] && ok "dpuflow bench: ${1} requests during the reloads, 0 errors" ||
+    bad "dpuflow bench during reloads" "$(cat "$TMP/bench.out" | tail -5)"
+: 
 n=$(cat "$TMP/client1" "$TMP/client2" | wc -l)
 nok=$(cat "$TMP/client1" "$TMP/client2" | grep -c '^200 [0-9]')
 echo "     $n requests during 20 reloads"
