@@ -64,7 +64,7 @@ def main():
         "interOpNumThreads 1)" % (e("ORTV") or "?"),
         "- PyTorch: %s (Debian python3-torch, eager, inference_mode, set_num_threads(T), BLAS: %s)" % (
             e("TORCHV") or "?", e("BLAS") or "?"),
-        "- dpuflow: commit %s, Release build" % (e("COMMIT") or "?"),
+        "- dpuflow: Release build of DF_BIN; checkout HEAD when the report was written: %s (the binary may predate it)" % (e("COMMIT") or "?"),
     ]
     method = [
         "- Models: random weights, static shapes, ONNX opset %s, output last_hidden_state; "
