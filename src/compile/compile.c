@@ -63,6 +63,9 @@ static df_status make_static_ex(const char *path, const int64_t *shape, int rank
     rep->nodes_before = live_nodes(g);
     df_graph_resolve_ops(g);
     if ((st = df_graph_check_ops(g, err))) goto fail;
+    /* The cpu artifact stays a QDQ model (int8 weights + DequantizeLinear), which sessions
+     * fuse into int8 GEMMs on load; the fpga path fuses here and needs the folded form. */
+    g->keep_dequantize = !fuse_int8;
     if ((st = pin(g, shape, rank, err))) goto fail;
     if ((st = df_graph_infer(g, err))) goto fail;
     for (int i = 0; i < g->n_nodes; i++) rep->folded += g->nodes[i].dead;

@@ -162,7 +162,8 @@ df_status df_graph_infer_opts(df_graph *g, bool fold, df_error *err) {
             n->dead = true;
             continue;
         }
-        if (fold && all_const && !n->op->no_fold) {
+        bool keep = g->keep_dequantize && !strcmp(n->op_type, "DequantizeLinear");
+        if (fold && all_const && !n->op->no_fold && !keep) {
             if ((st = fold_node(g, n, err))) return st;
         }
     }

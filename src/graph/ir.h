@@ -87,6 +87,9 @@ typedef struct df_graph {
     char *producer_name;
     char *producer_version;
     void *name_index;      /* name -> value index hash (graph.c) */
+    /* Folding leaves DequantizeLinear nodes alone: a saved INT8 artifact keeps its int8
+     * weights (4x smaller) and the QDQ pattern that sessions turn into int8 GEMMs. */
+    bool keep_dequantize;
 } df_graph;
 
 /* --- construction ----------------------------------------------------------------------- */

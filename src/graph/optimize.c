@@ -10,6 +10,9 @@
 #include "graph/fuse_util.h"
 #include "graph/passes.h"
 
+/* ops/qmatmul.c: whether int8 GEMMs beat FP32 ones on this CPU. */
+bool df_int8_gemm_pays_off(void);
+
 typedef struct pass_entry {
     df_pass pass;
     bool fusion;        /* skipped with o->no_fusion */
@@ -52,6 +55,9 @@ static bool pass_enabled(const char *list, const char *name) {
 df_status df_graph_optimize(df_graph *g, const df_optimize_opts *o, df_error *err) {
     df_optimize_opts defaults = {0};
     if (!o) o = &defaults;
+    df_optimize_opts effective = *o;
+    if (!df_int8_gemm_pays_off()) effective.no_int8 = true;
+    o = &effective;
     int total = 0;
     const char *only = getenv("DF_PASSES");
     for (size_t i = 0; passes[i].pass.run; i++) {

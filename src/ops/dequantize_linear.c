@@ -36,12 +36,18 @@ static df_status dql_run(const df_kernel_args *a) {
         float zp = zpt ? (float)df_q_load_int(zpt->data, zpt->dtype, ch) : 0.0f;
         const int64_t end = c0 + L.inner;
         switch (x->dtype) {
-        case DF_U8:
-            for (int64_t i = c0; i < end; i++) yv[i] = ((float)((const uint8_t *)x->data)[i] - zp) * scale;
+        case DF_U8: {
+            const uint8_t *restrict xp = (const uint8_t *)x->data;
+#pragma omp simd
+            for (int64_t i = c0; i < end; i++) yv[i] = ((float)xp[i] - zp) * scale;
             break;
-        case DF_I8:
-            for (int64_t i = c0; i < end; i++) yv[i] = ((float)((const int8_t *)x->data)[i] - zp) * scale;
+        }
+        case DF_I8: {
+            const int8_t *restrict xp = (const int8_t *)x->data;
+#pragma omp simd
+            for (int64_t i = c0; i < end; i++) yv[i] = ((float)xp[i] - zp) * scale;
             break;
+        }
         default:
             for (int64_t i = c0; i < end; i++) yv[i] = ((float)((const int32_t *)x->data)[i] - zp) * scale;
             break;

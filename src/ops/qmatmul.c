@@ -230,6 +230,17 @@ done:
 }
 
 /* VNNI (vpdpbusd) accumulates u8 x s8 straight into int32: no saturation to avoid. */
+static bool has_vnni(void);
+
+bool df_int8_gemm_pays_off(void) {
+    /* Without VNNI the exact int8 GEMM needs the 7-bit weight split (two GEMMs) and measured
+     * 2-3x slower than the FP32 GEMM on the same layer (docs/bench.md), so sessions run QDQ
+     * models with their weights dequantized once at load instead. DF_INT8=1/0 overrides. */
+    const char *env = getenv("DF_INT8");
+    if (env && *env) return strcmp(env, "0") != 0;
+    return has_vnni();
+}
+
 static bool has_vnni(void) {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     return (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni ||

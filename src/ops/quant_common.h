@@ -32,7 +32,13 @@ static inline df_status df_q_layout_make(const df_node *n, const df_value *x, co
                              df_shape_str(&zp->shape, a, sizeof a), scale->name,
                              df_shape_str(&scale->shape, b, sizeof b));
     }
-    if (df_shape_numel(&scale->shape) == 1 && scale->shape.rank <= 1) return DF_OK;
+    if (df_shape_numel(&scale->shape) == 1 && scale->shape.rank <= 1) {
+        /* Per tensor: one run over every element, so the kernels' inner loops vectorize
+         * (an inner length of 1 made every element its own loop). */
+        int64_t numel = df_shape_numel(&x->shape);
+        L->inner = numel > 0 ? numel : 1;
+        return DF_OK;
+    }
     if (n->opset > 0 && n->opset < 13)
         return df_node_error(err, DF_ESHAPE, n, "scale '%s' must be a scalar before opset 13", scale->name);
     if (scale->shape.rank != 1)

@@ -12,6 +12,8 @@
 # these logits (measured on this AMD EPYC, AVX2); dpuflow splits the weights to stay exact.
 # Env (CTest): DF_BIN, DF_SOURCE_DIR. Exit 0 all passed, 1 any failed, 77 skipped.
 set -u
+# Exercise the int8 GEMM path even on CPUs where sessions would dequantize instead (no VNNI).
+export DF_INT8=1
 src="${DF_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 bin="${DF_BIN:-$src/build/dpuflow}"
 py=/usr/bin/python3

@@ -444,6 +444,7 @@ static void test_fixture_models(void **state) {
 }
 
 int main(void) {
+    setenv("DF_INT8", "1", 1); /* test the int8 path even where sessions would skip it */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dpu_round_edges),
         cmocka_unit_test(test_dpu_requant_and_fix),
