@@ -120,8 +120,10 @@ df_status df_dnnl_mm_create(df_dnnl_mm *mm, const df_mm_spec *spec, const df_nod
         st = dnnl_fail(s, "attributes", n, err);
         goto done;
     }
-    if (spec->beta != 0.0f) {
-        if ((s = dnnl_post_ops_create(&po)) || (s = dnnl_post_ops_append_sum(po, spec->beta)) ||
+    if (spec->beta != 0.0f || spec->eltwise) {
+        if ((s = dnnl_post_ops_create(&po)) ||
+            (spec->beta != 0.0f && (s = dnnl_post_ops_append_sum(po, spec->beta))) ||
+            (spec->eltwise && (s = dnnl_post_ops_append_eltwise(po, 1.0f, spec->eltwise, 0.0f, 0.0f))) ||
             (s = dnnl_primitive_attr_set_post_ops(attr, po))) {
             st = dnnl_fail(s, "post-ops", n, err);
             goto done;

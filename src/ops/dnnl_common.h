@@ -17,7 +17,7 @@
 /* The process-wide CPU engine, created once (thread-safe). NULL when oneDNN refused. */
 dnnl_engine_t df_dnnl_engine(void);
 
-/* What one matmul computes: dst[dims] = alpha * (A x B) + bias + beta * dst_before.
+/* What one matmul computes: dst[dims] = eltwise(alpha * (A x B) + bias + beta * dst_before).
  * Dims and strides are in elements, oneDNN order (batch..., rows, cols); a transposed operand
  * is described by swapping its strides, never by moving data. */
 typedef struct df_mm_spec {
@@ -30,6 +30,7 @@ typedef struct df_mm_spec {
     const float *bias;                /* NULL, or N floats added to every row (already scaled) */
     float alpha;                      /* output scale; 1 = none */
     float beta;                       /* 0 = dst is overwritten; else sum post-op */
+    dnnl_alg_kind_t eltwise;          /* dnnl_alg_kind_undef (0) = none; else an eltwise post-op (gelu_erf, ...) */
 } df_mm_spec;
 
 typedef struct df_dnnl_mm {
