@@ -65,7 +65,8 @@ static bool match_proj(const df_graph *g, int v, int reader, int *x, const df_sh
     return true;
 }
 
-static int match_one(df_graph *g, int si, df_error *err) {
+static int match_one(df_graph *g, int si, const df_optimize_opts *o, df_error *err) {
+    (void)o;
     static const int64_t P0213[4] = {0, 2, 1, 3}, P0231[4] = {0, 2, 3, 1}, P0132[4] = {0, 1, 3, 2};
     const df_node *sm = &g->nodes[si];
     int sv = sm->inputs[0];
@@ -195,14 +196,5 @@ static int match_one(df_graph *g, int si, df_error *err) {
 }
 
 df_status df_pass_attention(df_graph *g, const df_optimize_opts *o, int *count, df_error *err) {
-    (void)o;
-    int n0 = g->n_nodes;
-    for (int i = 0; i < n0; i++) {
-        const df_node *n = &g->nodes[i];
-        if (n->dead || strcmp(n->op_type, "Softmax") || n->domain[0] || n->n_inputs != 1) continue;
-        int r = match_one(g, i, err);
-        if (r < 0) return DF_ENOMEM;
-        *count += r;
-    }
-    return DF_OK;
+    return df_fuse_each(g, "Softmax", 1, match_one, o, count, err);
 }

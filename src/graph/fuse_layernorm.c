@@ -85,13 +85,5 @@ static int match_one(df_graph *g, int r1, const df_optimize_opts *o, df_error *e
 }
 
 df_status df_pass_layernorm(df_graph *g, const df_optimize_opts *o, int *count, df_error *err) {
-    int n0 = g->n_nodes;
-    for (int i = 0; i < n0; i++) {
-        const df_node *n = &g->nodes[i];
-        if (n->dead || strcmp(n->op_type, "ReduceMean") || n->domain[0]) continue;
-        int r = match_one(g, i, o, err);
-        if (r < 0) return DF_ENOMEM;
-        *count += r;
-    }
-    return DF_OK;
+    return df_fuse_each(g, "ReduceMean", 0, match_one, o, count, err);
 }

@@ -7,7 +7,8 @@
 
 #include "graph/fuse_util.h"
 
-static int match_one(df_graph *g, int mi, df_error *err) {
+static int match_one(df_graph *g, int mi, const df_optimize_opts *o, df_error *err) {
+    (void)o;
     const df_node *mm = &g->nodes[mi];
     if (mm->n_inputs != 2 || mm->n_outputs != 1) return 0;
     int a = mm->inputs[0], w = mm->inputs[1];
@@ -51,14 +52,5 @@ static int match_one(df_graph *g, int mi, df_error *err) {
 }
 
 df_status df_pass_matmul_bias(df_graph *g, const df_optimize_opts *o, int *count, df_error *err) {
-    (void)o;
-    int n0 = g->n_nodes;
-    for (int i = 0; i < n0; i++) {
-        const df_node *n = &g->nodes[i];
-        if (n->dead || strcmp(n->op_type, "MatMul") || n->domain[0]) continue;
-        int r = match_one(g, i, err);
-        if (r < 0) return DF_ENOMEM;
-        *count += r;
-    }
-    return DF_OK;
+    return df_fuse_each(g, "MatMul", 0, match_one, o, count, err);
 }

@@ -7,7 +7,8 @@
 
 #include "graph/fuse_util.h"
 
-static int match_one(df_graph *g, int li, df_error *err) {
+static int match_one(df_graph *g, int li, const df_optimize_opts *o, df_error *err) {
+    (void)o;
     const df_node *ln = &g->nodes[li];
     if (ln->n_inputs != 3 || ln->inputs[1] < 0 || ln->inputs[2] < 0) return 0;
     for (int k = 1; k < ln->n_outputs; k++)
@@ -44,14 +45,5 @@ static int match_one(df_graph *g, int li, df_error *err) {
 }
 
 df_status df_pass_skip_layernorm(df_graph *g, const df_optimize_opts *o, int *count, df_error *err) {
-    (void)o;
-    int n0 = g->n_nodes;
-    for (int i = 0; i < n0; i++) {
-        const df_node *n = &g->nodes[i];
-        if (n->dead || strcmp(n->op_type, "LayerNormalization") || n->domain[0]) continue;
-        int r = match_one(g, i, err);
-        if (r < 0) return DF_ENOMEM;
-        *count += r;
-    }
-    return DF_OK;
+    return df_fuse_each(g, "LayerNormalization", 0, match_one, o, count, err);
 }

@@ -149,3 +149,17 @@ df_status df_fuse_attr_string(df_graph *g, int node, const char *name, const cha
     df_attr a = {.name = (char *)name, .type = DF_ATTR_STRING, .s = (char *)s, .s_len = strlen(s)};
     return df_node_add_attr(&g->nodes[node], &a, err);
 }
+
+df_status df_fuse_each(df_graph *g, const char *op_type, int n_inputs, df_fuse_match_fn match,
+                       const df_optimize_opts *o, int *count, df_error *err) {
+    int n0 = g->n_nodes; /* nodes a rewrite appends are not anchors */
+    for (int i = 0; i < n0; i++) {
+        const df_node *n = &g->nodes[i];
+        if (n->dead || strcmp(n->op_type, op_type) || n->domain[0]) continue;
+        if (n_inputs > 0 && n->n_inputs != n_inputs) continue;
+        int r = match(g, i, o, err);
+        if (r < 0) return DF_ENOMEM;
+        *count += r;
+    }
+    return DF_OK;
+}

@@ -34,6 +34,14 @@ int df_fuse_other(const df_node *n, int v);
 bool df_fuse_same_shape(const df_shape *a, const df_shape *b);
 /* A fresh, uniquely named value (prefix + counter). Returns its index or -1 (out of memory). */
 int df_fuse_new_value(df_graph *g, const char *prefix);
+
+/* A pattern matcher anchored at node i: 1 = rewrote, 0 = left alone, -1 = out of memory. */
+typedef int (*df_fuse_match_fn)(df_graph *g, int i, const df_optimize_opts *o, df_error *err);
+/* The pass driver every fusion shares: calls match on each live default-domain node of
+ * op_type (with exactly n_inputs inputs when n_inputs > 0) that existed when the pass began,
+ * adding the rewrites to *count. */
+df_status df_fuse_each(df_graph *g, const char *op_type, int n_inputs, df_fuse_match_fn match,
+                       const df_optimize_opts *o, int *count, df_error *err);
 /* A fresh constant value holding t (takes ownership of t's data). */
 int df_fuse_new_const(df_graph *g, const char *prefix, df_tensor *t);
 /* Appends a node; returns its index or -1 with err set. */
