@@ -435,7 +435,7 @@ static void answer_waiters(df_server *s, df_status st, const char *msg) {
 static void *control_main(void *arg) {
     df_server *s = arg;
     uint64_t interval = (uint64_t)(s->o.watch_interval_s > 0 ? s->o.watch_interval_s : 30) * 1000000000ull;
-    uint64_t next = df_now_ns();   /* the first load happens at once, off the caller's thread */
+    uint64_t next = df_now_ns() + interval; /* the first load ran in df_pool_start_control */
     char buf[4096] __attribute__((aligned(8)));
     while (!atomic_load(&s->stopping)) {
         struct pollfd p[2] = {{.fd = s->wake_pipe[0], .events = POLLIN}, {.fd = s->inotify_fd, .events = POLLIN}};
@@ -480,6 +480,11 @@ df_status df_pool_start_control(df_server *s, df_error *err) {
         close(s->inotify_fd);
         s->inotify_fd = -1;
     }
+    /* The first registry read (and model load) happens before the server listens, so a
+     * request right after "listening" finds its task instead of a 404. A bad registry is
+     * reported (GET /v1/registry) and retried by the watcher, not fatal. */
+    df_error first = {0};
+    if (df_pool_reload(s, &first)) df_log(DF_LOG_WARN, "serve: %s", first.msg);
     if (pthread_create(&s->control, NULL, control_main, s)) return df_error_set(err, DF_EIO, "cannot start the watcher");
     s->control_started = true;
     return DF_OK;
