@@ -37,6 +37,12 @@ typedef struct df_session_opts {
      * reference runs and for checking that fusion changes nothing). */
     bool no_fusion;
     bool no_int8;
+    /* > 1: one plan for every batch from 1 to max_batch (the server's batcher). Shapes are
+     * inferred at max_batch, and runs take inputs whose batch dim is any size up to it. A model
+     * whose graph cannot vary its batch (a shape baked into a constant, a reduction over the
+     * batch, an op without variable-row kernels) opens at its own static batch instead;
+     * df_session_max_batch tells which happened, and df_session_batch_note why. */
+    int max_batch;
 } df_session_opts;
 
 /* Opens a session for the ONNX model at path. */
@@ -53,7 +59,8 @@ void df_session_output_info(const df_session *s, size_t i, const char **name, df
 int df_session_input_index(const df_session *s, const char *name);
 
 /* Runs the model. inputs are in the model's input order with exactly the planned dtypes and
- * shapes. outputs[i] becomes a view (owns_data = false) of output i inside the session's
+ * shapes, except that a session with df_session_max_batch() > 0 takes any batch from 1 to it
+ * (the same for every batch-carrying input); outputs then have that batch too. outputs[i] becomes a view (owns_data = false) of output i inside the session's
  * memory, valid until the next run or close. No allocation happens here. */
 df_status df_session_run(df_session *s, const df_tensor *inputs, size_t n_inputs, df_tensor *outputs, size_t n_outputs,
                          df_error *err);
@@ -68,6 +75,11 @@ typedef struct df_session_stats {
     size_t const_bytes;    /* weights and other constants */
     int threads;
 } df_session_stats;
+/* The largest batch one run accepts: opts.max_batch when the plan varies its batch, else 0
+ * (only the static input shapes are accepted). */
+int df_session_max_batch(const df_session *s);
+/* Why a session asked for max_batch runs at a static batch ("" when it did not or it varies). */
+const char *df_session_batch_note(const df_session *s);
 void df_session_get_stats(const df_session *s, df_session_stats *stats);
 
 /* The session's graph (inferred, folded); owned by the session. */

@@ -29,6 +29,11 @@ typedef struct df_plan {
     bool profile;
     uint64_t profile_runs;
     void *backend_state;     /* owned by the backend (vart: its runner), freed in release */
+    /* Variable batch (graph->max_batch > 1): the batch-scaled runtime values and the batch
+     * the tensors' shapes currently describe. */
+    int *scaled;
+    int n_scaled;
+    int64_t cur_batch;
 } df_plan;
 
 /* A backend turns a plan into work: cpu runs the op table's kernels; dpu-sim and vart will
@@ -45,6 +50,17 @@ typedef struct df_backend {
 
 const df_backend *df_backend_find(const char *name);
 extern const df_backend df_backend_cpu;
+
+/* Variable batch (exec/batch.c). */
+/* Rewrites Reshape targets that carry batch 1 to "copy the input's dim"; shapes must be
+ * inferred (unfolded) at batch 1. Returns how many were rewritten. */
+int df_batch_unbake_reshapes(df_graph *g);
+/* Undoes what folding at max_batch wrote into constants (uniform [max_batch, ...] constants,
+ * Reshape targets) and re-infers; false with why when the graph cannot be rebuilt. */
+bool df_batch_unfold(df_graph *g, int max_batch, char *why, size_t len);
+/* Proves the graph (inferred and optimized at max_batch) serves any batch up to it; marks
+ * the scaled values and sets g->max_batch, or says why not. */
+bool df_batch_analyze(df_graph *g, int max_batch, char *why, size_t len);
 
 /* Memory planner: assigns arena offsets to every runtime value by lifetime. */
 df_status df_plan_build(df_plan *p, df_error *err);

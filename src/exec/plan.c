@@ -99,6 +99,16 @@ df_status df_plan_build(df_plan *p, df_error *err) {
         ranges[i].offset = offset;
         if (offset + ranges[i].size > total) total = offset + ranges[i].size;
     }
+    p->cur_batch = g->max_batch > 1 ? g->max_batch : 0;
+    if (g->max_batch > 1) {
+        p->scaled = malloc(sizeof(int) * ((size_t)nv + 1));
+        if (!p->scaled) {
+            free(first); free(last); free(ranges);
+            return df_error_set(err, DF_ENOMEM, "out of memory planning the graph");
+        }
+        for (int v = 0; v < nv; v++)
+            if (g->values[v].batch_scaled) p->scaled[p->n_scaled++] = v;
+    }
     p->arena_bytes = total;
     p->naive_bytes = naive;
     p->arena = total ? aligned_alloc(ALIGN, total) : NULL;
@@ -132,6 +142,7 @@ void df_plan_free(df_plan *p) {
             free(p->steps[s].out);
         }
     free(p->steps);
+    free(p->scaled);
     free(p->tensors);
     free(p->arena);
     free(p->scratch);

@@ -13,6 +13,7 @@ struct df_session {
     df_plan plan;
     const df_backend *backend;
     int threads;
+    char batch_note[256];    /* why a max_batch request opened at a static batch */
 };
 
 static df_status pin_from_opts(df_graph *g, const df_session_opts *o, df_error *err) {
@@ -146,14 +147,130 @@ static df_status open_graph(df_graph *g, const df_session_opts *o, const char *p
     return session_build(g, o, out, err);
 }
 
+/* Tries one plan for batches 1..o->max_batch (exec/batch.c). Leaves *out NULL and says why
+ * in note when the graph cannot vary its batch; returns an error only for what would fail a
+ * static open too (an unreadable file, no memory). */
+static df_status open_var_batch(const char *path, const df_session_opts *o, df_session **out, char *note,
+                                size_t note_len, df_error *err) {
+    *out = NULL;
+    df_graph *g = NULL;
+    df_status st = df_onnx_load(path, &g, err);
+    if (st) return st;
+    omp_set_num_threads(o->threads > 0 ? o->threads : omp_get_num_procs());
+    df_error e = {0};
+    df_session_opts at1 = *o;
+    at1.batch = 1;
+    bool shape_ops = false;
+    for (int i = 0; i < g->n_nodes; i++)
+        shape_ops |= !strcmp(g->nodes[i].op_type, "Shape") || !strcmp(g->nodes[i].op_type, "Size");
+    if ((st = pin_from_opts(g, &at1, &e))) goto cannot;
+    int carried = 0;
+    for (int k = 0; k < g->n_inputs; k++) {
+        const df_value *v = &g->values[g->inputs[k]];
+        if (v->has_const || v->shape.rank < 1) continue;
+        if (v->shape.dims[0] != 1) {
+            st = df_error_set(&e, DF_ESHAPE, "input '%s' has a static batch of %lld", v->name,
+                              (long long)v->shape.dims[0]);
+            goto cannot;
+        }
+        carried++;
+    }
+    if (!carried) {
+        st = df_error_set(&e, DF_ESHAPE, "no input has a batch dim");
+        goto cannot;
+    }
+    /* Shapes at batch 1 find the Reshape targets a static export wrote the batch into; a graph
+     * that computes its shapes (Shape, Size) gets them folded at max_batch and the analysis
+     * below decides. */
+    if (!shape_ops) {
+        if ((st = df_graph_infer_opts(g, false, &e))) goto cannot;
+        df_batch_unbake_reshapes(g);
+    }
+    for (int k = 0; k < g->n_inputs; k++) {
+        df_value *v = &g->values[g->inputs[k]];
+        if (!v->has_const && v->shape.rank >= 1) v->shape.dims[0] = o->max_batch;
+    }
+    if ((st = df_graph_infer(g, &e))) goto cannot;
+    df_optimize_opts oo = {.no_fusion = o->no_fusion, .no_int8 = o->no_int8};
+    if ((st = df_graph_optimize(g, &oo, &e))) goto cannot;
+    char why[200];
+    if (!df_batch_unfold(g, o->max_batch, why, sizeof why) || !df_batch_analyze(g, o->max_batch, why, sizeof why)) {
+        snprintf(note, note_len, "%s", why);
+        df_graph_free(g);
+        return DF_OK;
+    }
+    return session_build(g, o, out, err);
+cannot:
+    snprintf(note, note_len, "%s", e.msg);
+    df_graph_free(g);
+    return DF_OK;
+}
+
 df_status df_session_open(const char *path, const df_session_opts *opts, df_session **out, df_error *err) {
     df_session_opts defaults = {0};
     if (!opts) opts = &defaults;
     df_graph *g = NULL;
     const df_backend *b = df_backend_find(opts->backend);
+    char note[256] = "";
+    if (opts->max_batch > 1 && path && !opts->sample_inputs && b && !b->load && !strcmp(b->name, "cpu")) {
+        df_status st = open_var_batch(path, opts, out, note, sizeof note, err);
+        if (st || *out) return st;
+    } else if (opts->max_batch > 1) {
+        snprintf(note, sizeof note, "variable batches need the cpu backend, a file and no sample inputs");
+    }
     df_status st = b && b->load ? b->load(path, &g, err) : df_onnx_load(path, &g, err);
     if (st) return st;
-    return open_graph(g, opts, path, out, err);
+    if ((st = open_graph(g, opts, path, out, err))) return st;
+    snprintf((*out)->batch_note, sizeof (*out)->batch_note, "%s", note);
+    return DF_OK;
+}
+
+int df_session_max_batch(const df_session *s) {
+    return s->plan.graph->max_batch > 1 ? s->plan.graph->max_batch : 0;
+}
+
+const char *df_session_batch_note(const df_session *s) { return s->batch_note; }
+
+/* Points every batch-scaled tensor at batch b (the arena holds max_batch, so offsets stay). */
+static void plan_set_batch(df_plan *p, int64_t b) {
+    const df_graph *g = p->graph;
+    for (int i = 0; i < p->n_scaled; i++) {
+        int v = p->scaled[i];
+        const df_value *val = &g->values[v];
+        df_tensor *t = &p->tensors[v];
+        t->shape.dims[val->batch_axis] = val->batch_unit * b;
+        t->nbytes = (size_t)df_shape_numel(&t->shape) * df_dtype_size(t->dtype);
+    }
+    p->cur_batch = b;
+}
+
+/* The run's batch from its inputs, checked against the plan: every batch-carrying input must
+ * give the same batch, every other dim the planned size. */
+static df_status run_batch_of(const df_graph *g, const df_tensor *inputs, int64_t *batch, df_error *err) {
+    int64_t b = 0;
+    for (int k = 0; k < g->n_inputs; k++) {
+        const df_value *val = &g->values[g->inputs[k]];
+        const df_shape *want = &val->shape, *got = &inputs[k].shape;
+        bool ok = got->rank == want->rank;
+        for (int d = 0; ok && d < want->rank; d++) {
+            if (val->batch_scaled && d == val->batch_axis) {
+                int64_t rb = got->dims[d] % val->batch_unit ? -1 : got->dims[d] / val->batch_unit;
+                ok = rb >= 1 && rb <= g->max_batch && (!b || rb == b);
+                b = rb;
+            } else {
+                ok = got->dims[d] == want->dims[d];
+            }
+        }
+        if (!ok) {
+            char a[128], c[128];
+            df_shape up_to = *want;
+            return df_error_set(err, DF_ESHAPE, "input '%s' must have shape %s with a batch of 1 to %d (the same for every input), got %s",
+                                val->name, df_shape_str(&up_to, a, sizeof a), g->max_batch,
+                                df_shape_str(got, c, sizeof c));
+        }
+    }
+    *batch = b ? b : g->max_batch;
+    return DF_OK;
 }
 
 df_status df_session_open_graph(df_graph *g, const df_session_opts *opts, df_session **out, df_error *err) {
@@ -190,13 +307,19 @@ df_status df_session_run(df_session *s, const df_tensor *inputs, size_t n_inputs
     df_graph *g = s->plan.graph;
     if (n_inputs != (size_t)g->n_inputs)
         return df_error_set(err, DF_EINVAL, "the model takes %d inputs, got %zu", g->n_inputs, n_inputs);
+    if (g->max_batch > 1) {
+        int64_t b = 0;
+        df_status st = run_batch_of(g, inputs, &b, err);
+        if (st) return st;
+        if (b != s->plan.cur_batch) plan_set_batch(&s->plan, b);
+    }
     for (int k = 0; k < g->n_inputs; k++) {
         int v = g->inputs[k];
         const df_value *val = &g->values[v];
         if (inputs[k].dtype != val->dtype)
             return df_error_set(err, DF_ETYPE, "input '%s' must be %s, got %s", val->name, df_dtype_name(val->dtype),
                                 df_dtype_name(inputs[k].dtype));
-        if (!df_shape_equal(&inputs[k].shape, &val->shape)) {
+        if (g->max_batch <= 1 && !df_shape_equal(&inputs[k].shape, &val->shape)) {
             char a[128], b[128];
             return df_error_set(err, DF_ESHAPE, "input '%s' must have shape %s, got %s", val->name,
                                 df_shape_str(&val->shape, a, sizeof a), df_shape_str(&inputs[k].shape, b, sizeof b));

@@ -54,6 +54,11 @@ typedef struct df_value {
     int producer;          /* node index, or -1 for graph inputs and constants */
     bool is_graph_input;
     bool is_graph_output;
+    /* Set by df_batch_analyze when the graph serves a variable batch: this runtime value's
+     * dim batch_axis is batch_unit * (rows in the run); other dims never change. */
+    bool batch_scaled;
+    int8_t batch_axis;
+    int64_t batch_unit;
 } df_value;
 
 typedef struct df_node {
@@ -90,6 +95,10 @@ typedef struct df_graph {
     /* Folding leaves DequantizeLinear nodes alone: a saved INT8 artifact keeps its int8
      * weights (4x smaller) and the QDQ pattern that sessions turn into int8 GEMMs. */
     bool keep_dequantize;
+    /* > 1: shapes were inferred at this batch and df_batch_analyze proved that every runtime
+     * value scales linearly with it, so one plan (arena, packed weights, primitives) serves
+     * any batch from 1 to max_batch; prepare builds kernels for variable rows. 0 or 1: static. */
+    int max_batch;
 } df_graph;
 
 /* --- construction ----------------------------------------------------------------------- */

@@ -48,3 +48,14 @@ void df_set_out(df_graph *g, df_node *n, int i, df_dtype dt, const df_shape *s) 
     v->shape = *s;
     v->shape_known = true;
 }
+
+int df_node_max_batch(const df_graph *g, const df_node *n, int i) {
+    const df_value *v = df_node_in(g, n, i);
+    return g->max_batch > 1 && v && v->batch_scaled ? g->max_batch : 1;
+}
+
+bool df_var_rows_always(const df_graph *g, const df_node *n) {
+    (void)g;
+    (void)n;
+    return true;
+}

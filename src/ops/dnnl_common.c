@@ -138,7 +138,18 @@ df_status df_dnnl_mm_create(df_dnnl_mm *mm, const df_mm_spec *spec, const df_nod
         goto done;
     }
     const dnnl_memory_desc_t *wei_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    if (spec->b_const) {
+    const dnnl_memory_desc_t *shared_md = NULL;
+    if (spec->b_const && spec->share_weights && spec->share_weights->b_packed &&
+        dnnl_memory_get_memory_desc(spec->share_weights->wei, &shared_md) == dnnl_success &&
+        dnnl_memory_desc_equal(shared_md, wei_md)) {
+        void *h = NULL;
+        if ((s = dnnl_memory_get_data_handle(spec->share_weights->wei, &h)) ||
+            (s = dnnl_memory_create(&mm->wei, wei_md, eng, h))) {
+            st = dnnl_fail(s, "memory", n, err);
+            goto done;
+        }
+        mm->b_packed = true;
+    } else if (spec->b_const) {
         if ((st = pack_weights(mm, spec, &b_user_md, wei_md, eng, n, err))) goto done;
     } else if ((s = dnnl_memory_create(&mm->wei, wei_md, eng, DNNL_MEMORY_NONE))) {
         st = dnnl_fail(s, "memory", n, err);
@@ -200,4 +211,59 @@ void df_dnnl_mm_destroy(df_dnnl_mm *mm) {
     if (mm->scratch) dnnl_memory_destroy(mm->scratch);
     if (mm->stream) dnnl_stream_destroy(mm->stream);
     memset(mm, 0, sizeof *mm);
+}
+
+int df_row_buckets(int max_mult) {
+    int k = 0;
+    while (max_mult > 1 && k < DF_MM_ROW_BUCKETS - 1) {
+        max_mult >>= 1;
+        k++;
+    }
+    return k + 1;
+}
+
+df_status df_dnnl_mm_rows_create(df_dnnl_mm_rows *r, const df_mm_spec *spec, int max_mult, const df_node *n,
+                                 df_error *err) {
+    memset(r, 0, sizeof *r);
+    if (max_mult > 1 && (spec->ndims != 2 || spec->a_strides[1] != 1))
+        return df_node_error(err, DF_EUNSUPPORTED, n, "variable rows need a row-major 2-D A");
+    r->n = df_row_buckets(max_mult);
+    r->unit_rows = spec->a_dims[0];
+    r->a_ld = spec->a_strides[0];
+    r->c_ld = spec->c_dims[1];
+    /* Largest first: it packs the weights, the smaller buckets borrow them. */
+    for (int i = r->n - 1; i >= 0; i--) {
+        df_mm_spec sp = *spec;
+        if (r->n > 1) sp.a_dims[0] = sp.c_dims[0] = r->unit_rows << i;
+        if (i < r->n - 1) sp.share_weights = &r->b[r->n - 1];
+        df_status st = df_dnnl_mm_create(&r->b[i], &sp, n, err);
+        if (st) {
+            df_dnnl_mm_rows_destroy(r);
+            return st;
+        }
+        if (r->b[i].scratch_bytes > r->scratch_bytes) r->scratch_bytes = r->b[i].scratch_bytes;
+    }
+    return DF_OK;
+}
+
+df_status df_dnnl_mm_rows_exec(df_dnnl_mm_rows *r, int64_t rows, const float *a, const float *b, float *dst,
+                               void *scratch, const df_node *n, df_error *err) {
+    if (r->n == 1) return df_dnnl_mm_exec(&r->b[0], a, b, dst, scratch, n, err);
+    int64_t m = r->unit_rows ? rows / r->unit_rows : 0, done = 0;
+    if (m * r->unit_rows != rows || m >= ((int64_t)1 << r->n))
+        return df_node_error(err, DF_ESHAPE, n, "%lld rows is not a multiple of %lld up to %lld", (long long)rows,
+                             (long long)r->unit_rows, (long long)(r->unit_rows << (r->n - 1)));
+    for (int i = r->n - 1; i >= 0; i--) {
+        if (!(m & ((int64_t)1 << i))) continue;
+        df_status st = df_dnnl_mm_exec(&r->b[i], a + done * r->a_ld, b, dst + done * r->c_ld, scratch, n, err);
+        if (st) return st;
+        done += r->unit_rows << i;
+    }
+    return DF_OK;
+}
+
+void df_dnnl_mm_rows_destroy(df_dnnl_mm_rows *r) {
+    /* Borrowers first: their memory objects point into the largest bucket's weights. */
+    for (int i = 0; i < r->n; i++) df_dnnl_mm_destroy(&r->b[i]);
+    memset(r, 0, sizeof *r);
 }

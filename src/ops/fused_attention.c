@@ -20,7 +20,7 @@
 #include "ops/sgemm.h"
 
 typedef struct attn_state {
-    df_dnnl_mm mm;
+    df_dnnl_mm_rows mm;
     bool use_sgemm;
     df_sgemm_b sg;
     int64_t B, S, H, A, nh, d, dp, Sp;
@@ -62,7 +62,7 @@ static df_status attn_infer(df_graph *g, df_node *n, df_error *err) {
 static void attn_release(df_node *n) {
     attn_state *s = n->state;
     if (!s) return;
-    df_dnnl_mm_destroy(&s->mm);
+    df_dnnl_mm_rows_destroy(&s->mm);
     df_sgemm_b_free(&s->sg);
     free(s);
     n->state = NULL;
@@ -86,7 +86,10 @@ static df_status attn_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
         return df_node_error(err, DF_EUNSUPPORTED, n, "empty inputs are not supported");
     }
     size_t gemm_bytes;
-    if (df_sgemm_use(s->B * s->S, s->H, 3 * s->A)) {
+    /* B is the largest batch a variable-batch plan serves; kernels are chosen for one. */
+    int max_mult = df_node_max_batch(g, n, 0);
+    int64_t unit_rows = s->B * s->S / max_mult;
+    if (df_sgemm_use(unit_rows, s->H, 3 * s->A)) {
         df_error e2;
         if ((st = df_sgemm_pack_b(&s->sg, s->H, 3 * s->A, w->value.data, 3 * s->A, 1, 1.0f, b->value.data, &e2))) {
             free(s);
@@ -95,8 +98,8 @@ static df_status attn_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
         s->use_sgemm = true;
         gemm_bytes = df_sgemm_workspace_bytes(s->B * s->S, s->H, 1);
     } else {
-        if ((st = df_fused_gemm_create(&s->mm, s->B * s->S, s->H, 3 * s->A, w->value.data, b->value.data, DF_ACT_NONE,
-                                       n, err))) {
+        if ((st = df_fused_gemm_create(&s->mm, unit_rows, max_mult, s->H, 3 * s->A, w->value.data, b->value.data,
+                                       DF_ACT_NONE, n, err))) {
             free(s);
             return st;
         }
@@ -241,10 +244,13 @@ static df_status attn_run(const df_kernel_args *a) {
     if (!s) return df_node_error(a->err, DF_EINTERNAL, a->node, "not prepared");
     char *scr = a->scratch;
     float *qkv = (float *)(scr + s->qkv_off);
+    /* The run's batch: a variable-batch plan was prepared for up to s->B. */
+    const int64_t B = a->in[0]->shape.dims[0];
     if (s->use_sgemm) {
-        df_sgemm_run(&s->sg, s->B * s->S, a->in[0]->data, s->H, 1, qkv, 3 * s->A, 0, scr, a->threads);
+        df_sgemm_run(&s->sg, B * s->S, a->in[0]->data, s->H, 1, qkv, 3 * s->A, 0, scr, a->threads);
     } else {
-        df_status st = df_dnnl_mm_exec((df_dnnl_mm *)&s->mm, a->in[0]->data, NULL, qkv, scr, a->node, a->err);
+        df_status st = df_dnnl_mm_rows_exec((df_dnnl_mm_rows *)&s->mm, B * s->S, a->in[0]->data, NULL, qkv, scr,
+                                            a->node, a->err);
         if (st) return st;
     }
     const df_tensor *mt = a->n_in > 3 ? a->in[3] : NULL;
@@ -254,7 +260,7 @@ static df_status attn_run(const df_kernel_args *a) {
     float *Y = a->out[0]->data;
     int threads = a->threads < s->threads ? a->threads : s->threads;
     if (threads < 1) threads = 1;
-    int64_t tasks = s->B * s->nh;
+    int64_t tasks = B * s->nh;
     float *work0 = (float *)(scr + s->work_off);
 #pragma omp parallel for num_threads(threads) if (threads > 1 && tasks > 1) schedule(static)
     for (int64_t t = 0; t < tasks; t++) {
@@ -268,6 +274,12 @@ static df_status attn_run(const df_kernel_args *a) {
     return DF_OK;
 }
 
+/* Batches vary along X's first dim only: the kernel's sequence length is fixed. */
+static bool attn_var_rows(const df_graph *g, const df_node *n) {
+    const df_value *x = df_node_in(g, n, 0), *m = df_node_in(g, n, 3);
+    return (!x->batch_scaled || x->batch_axis == 0) && (!m || !m->batch_scaled || m->batch_axis == 0);
+}
+
 const df_op_def df_op_Attention = {
     .op_type = "Attention",
     .domain = "ai.dpuflow",
@@ -276,4 +288,5 @@ const df_op_def df_op_Attention = {
     .run = attn_run,
     .release = attn_release,
     .no_fold = 1,
+    .var_rows = attn_var_rows,
 };

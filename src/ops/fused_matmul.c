@@ -12,11 +12,11 @@
 #include "ops/sgemm.h"
 
 typedef struct mmb_state {
-    df_dnnl_mm mm;
+    df_dnnl_mm_rows mm;
     bool use_sgemm;
     df_sgemm_b sg;
-    int64_t M;
     int sg_flags;
+    int64_t K;
 } mmb_state;
 
 static df_status mmb_check(const df_graph *g, const df_node *n, df_fused_act *act, df_error *err) {
@@ -51,7 +51,7 @@ static df_status mmb_infer(df_graph *g, df_node *n, df_error *err) {
 static void mmb_release(df_node *n) {
     mmb_state *s = n->state;
     if (!s) return;
-    df_dnnl_mm_destroy(&s->mm);
+    df_dnnl_mm_rows_destroy(&s->mm);
     df_sgemm_b_free(&s->sg);
     free(s);
     n->state = NULL;
@@ -66,25 +66,29 @@ static df_status mmb_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
     if (!s) return df_node_error(err, DF_ENOMEM, n, "out of memory");
     const df_value *a = df_node_in(g, n, 0), *w = df_node_in(g, n, 1);
     const df_tensor *b = df_node_in_const(g, n, 2);
+    /* A variable-batch plan sizes everything for its largest batch and chooses kernels by
+     * one sample's rows, the latency-critical case. */
+    int max_mult = df_node_max_batch(g, n, 0);
     int64_t K = w->shape.dims[0], N = w->shape.dims[1], M = K ? df_shape_numel(&a->shape) / K : 0;
+    int64_t unit_M = M / max_mult;
     if (M == 0 || N == 0 || K == 0) {
         free(s);
         return df_node_error(err, DF_EUNSUPPORTED, n, "empty matrices are not supported");
     }
-    if (act != DF_ACT_GELU_TANH && df_sgemm_use(M, K, N)) {
+    s->K = K;
+    if (act != DF_ACT_GELU_TANH && df_sgemm_use(unit_M, K, N)) {
         df_error e2;
         if ((st = df_sgemm_pack_b(&s->sg, K, N, w->value.data, N, 1, 1.0f, b ? b->data : NULL, &e2))) {
             free(s);
             return df_node_error(err, st, n, "%s", e2.msg);
         }
         s->use_sgemm = true;
-        s->M = M;
         s->sg_flags = act == DF_ACT_GELU_ERF ? DF_SGEMM_GELU : 0;
         n->state = s;
         *scratch_bytes = df_sgemm_workspace_bytes(M, K, 1);
         return DF_OK;
     }
-    if ((st = df_fused_gemm_create(&s->mm, M, K, N, w->value.data, b ? b->data : NULL, act, n, err))) {
+    if ((st = df_fused_gemm_create(&s->mm, unit_M, max_mult, K, N, w->value.data, b ? b->data : NULL, act, n, err))) {
         free(s);
         return st;
     }
@@ -96,12 +100,14 @@ static df_status mmb_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
 static df_status mmb_run(const df_kernel_args *a) {
     mmb_state *s = a->node->state;
     if (!s) return df_node_error(a->err, DF_EINTERNAL, a->node, "not prepared");
+    /* Rows from the run's tensor: a variable-batch plan runs fewer than it was prepared for. */
+    int64_t M = df_shape_numel(&a->in[0]->shape) / s->K;
     if (s->use_sgemm) {
-        df_sgemm_run(&s->sg, s->M, a->in[0]->data, s->sg.K, 1, a->out[0]->data, s->sg.N, s->sg_flags, a->scratch,
+        df_sgemm_run(&s->sg, M, a->in[0]->data, s->K, 1, a->out[0]->data, s->sg.N, s->sg_flags, a->scratch,
                      a->threads);
         return DF_OK;
     }
-    return df_dnnl_mm_exec(&s->mm, a->in[0]->data, NULL, a->out[0]->data, a->scratch, a->node, a->err);
+    return df_dnnl_mm_rows_exec(&s->mm, M, a->in[0]->data, NULL, a->out[0]->data, a->scratch, a->node, a->err);
 }
 
 const df_op_def df_op_MatMulBias = {
@@ -112,4 +118,5 @@ const df_op_def df_op_MatMulBias = {
     .run = mmb_run,
     .release = mmb_release,
     .no_fold = 1,
+    .var_rows = df_var_rows_always,
 };

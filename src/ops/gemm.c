@@ -29,7 +29,7 @@ typedef struct gemm_state {
     bool use_dnnl;
     bool use_sgemm;
     gemm_c_mode c_mode;
-    df_dnnl_mm mm;
+    df_dnnl_mm_rows mm;       /* row buckets when A's rows vary with the batch */
     df_sgemm_b sg;
 } gemm_state;
 
@@ -100,10 +100,18 @@ static df_status gemm_infer(df_graph *g, df_node *n, df_error *err) {
 static void gemm_release(df_node *n) {
     gemm_state *s = n->state;
     if (!s) return;
-    df_dnnl_mm_destroy(&s->mm);
+    df_dnnl_mm_rows_destroy(&s->mm);
     df_sgemm_b_free(&s->sg);
     free(s);
     n->state = NULL;
+}
+
+/* A variable batch is A's rows: A not transposed, a constant B, no C that varies by row. */
+static bool gemm_var_rows(const df_graph *g, const df_node *n) {
+    const df_value *a = df_node_in(g, n, 0), *b = df_node_in(g, n, 1), *c = df_node_in(g, n, 2);
+    if (a->dtype != DF_F32 || df_attr_int(n, "transA", 0) || !b->has_const) return false;
+    if (a->batch_scaled && a->batch_axis != 0) return false;
+    return !c || (c->has_const && (c->shape.rank < 2 || c->shape.dims[0] == 1));
 }
 
 static df_status gemm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_error *err) {
@@ -117,14 +125,16 @@ static df_status gemm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
     const gemm_geom *ge = &s->geom;
     df_value *a = df_node_in(g, n, 0);
     if (a->dtype != DF_F32 || ge->M * ge->N * ge->K == 0) return DF_OK;
+    int max_mult = ge->trans_a ? 1 : df_node_max_batch(g, n, 0);
+    int64_t unit_M = ge->M / max_mult;
 
     const df_tensor *bc = df_node_in_const(g, n, 1), *cc = df_node_in_const(g, n, 2);
     df_mm_spec sp;
     memset(&sp, 0, sizeof sp);
     sp.ndims = 2;
-    sp.a_dims[0] = ge->M, sp.a_dims[1] = ge->K;
+    sp.a_dims[0] = unit_M, sp.a_dims[1] = ge->K;
     sp.b_dims[0] = ge->K, sp.b_dims[1] = ge->N;
-    sp.c_dims[0] = ge->M, sp.c_dims[1] = ge->N;
+    sp.c_dims[0] = unit_M, sp.c_dims[1] = ge->N;
     /* A stored [K,M] when transposed: logical (m,k) sits at k*M + m. */
     sp.a_strides[0] = ge->trans_a ? 1 : ge->K, sp.a_strides[1] = ge->trans_a ? ge->M : 1;
     sp.b_strides[0] = ge->trans_b ? 1 : ge->N, sp.b_strides[1] = ge->trans_b ? ge->K : 1;
@@ -153,7 +163,7 @@ static df_status gemm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
         }
     }
     df_error e2;
-    if (bc && df_sgemm_use(ge->M, ge->K, ge->N) &&
+    if (bc && df_sgemm_use(unit_M, ge->K, ge->N) &&
         !df_sgemm_pack_b(&s->sg, ge->K, ge->N, bc->data, sp.b_strides[0], sp.b_strides[1], ge->alpha, sp.bias,
                          &e2)) {
         s->use_sgemm = true;
@@ -161,7 +171,7 @@ static df_status gemm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
         free(bias);
         return DF_OK;
     }
-    if (!df_dnnl_mm_create(&s->mm, &sp, n, &e2)) {
+    if (!df_dnnl_mm_rows_create(&s->mm, &sp, max_mult, n, &e2)) {
         s->use_dnnl = true;
         *scratch_bytes = s->mm.scratch_bytes;
     }
@@ -206,6 +216,13 @@ static df_status gemm_run(const df_kernel_args *a) {
     if (y->nbytes == 0) return DF_OK;
     const void *A = a->in[0]->data, *B = a->in[1]->data;
     const void *C = a->n_in > 2 && a->in[2] ? a->in[2]->data : NULL;
+    /* A variable-batch plan runs fewer rows than it was prepared for (never transposed A). */
+    gemm_geom run_geom;
+    if (s && !g->trans_a && a->in[0]->shape.dims[0] != g->M) {
+        run_geom = *g;
+        run_geom.M = a->in[0]->shape.dims[0];
+        g = &run_geom;
+    }
     if (s && s->use_sgemm) {
         int flags = 0;
         if (s->c_mode == GEMM_C_SUM) {
@@ -228,7 +245,7 @@ static df_status gemm_run(const df_kernel_args *a) {
             for (int64_t i = 0; i < g->M; i++)
                 for (int64_t j = 0; j < g->N; j++) yv[i * g->N + j] = cv[i * g->c_stride[0] + j * g->c_stride[1]];
         }
-        return df_dnnl_mm_exec(&s->mm, A, B, y->data, a->scratch, a->node, a->err);
+        return df_dnnl_mm_rows_exec(&s->mm, g->M, A, B, y->data, a->scratch, a->node, a->err);
     }
     switch (y->dtype) {
     case DF_F32: gemm_loop_float(g, A, B, C, y->data); break;
@@ -248,4 +265,5 @@ const df_op_def df_op_Gemm = {
     .prepare = gemm_prepare,
     .run = gemm_run,
     .release = gemm_release,
+    .var_rows = gemm_var_rows,
 };

@@ -121,6 +121,8 @@ static df_status ln_run(const df_kernel_args *a) {
     df_status st = ln_check(a->graph, a->node, &L, &sk, &bk, a->err);
     if (st) return st;
     const df_tensor *x = a->in[0];
+    /* Rows from the run's tensor: a variable-batch plan may run fewer than were inferred. */
+    L.outer = L.cols ? df_shape_numel(&x->shape) / L.cols : 0;
     const df_tensor *sc = a->n_in > 1 ? a->in[1] : NULL, *bt = a->n_in > 2 ? a->in[2] : NULL;
     float *scratch = a->scratch;
     const float *scale = sc ? sc->data : NULL, *bias = bt ? bt->data : NULL;
@@ -183,5 +185,6 @@ const df_op_def df_op_LayerNormalization = {
     .op_type = "LayerNormalization",
     .infer = ln_infer,
     .prepare = ln_prepare,
+    .var_rows = df_var_rows_always,
     .run = ln_run,
 };

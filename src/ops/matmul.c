@@ -75,7 +75,12 @@ typedef enum { MM_LOOP, MM_DNNL_ONE, MM_DNNL_PER_BATCH, MM_SGEMM } mm_mode;
 typedef struct matmul_state {
     mm_mode mode;
     df_mm_geom geom;
-    df_dnnl_mm mm;
+    df_dnnl_mm_rows mm;       /* row buckets when A's batch varies (2-D B); else one plan */
+    /* Batched operands in a variable-batch plan (attention's QK^T and AV): mm covers one
+     * sample (output dim 0 = c0_unit) and runs once per sample of the run. */
+    bool per_sample;
+    int64_t c0_unit;
+    bool a_scaled, b_scaled;
     df_sgemm_b sg;
 } matmul_state;
 
@@ -101,10 +106,26 @@ static df_status matmul_infer(df_graph *g, df_node *n, df_error *err) {
 static void matmul_release(df_node *n) {
     matmul_state *s = n->state;
     if (!s) return;
-    df_dnnl_mm_destroy(&s->mm);
+    df_dnnl_mm_rows_destroy(&s->mm);
     df_sgemm_b_free(&s->sg);
     free(s);
     n->state = NULL;
+}
+
+/* A variable batch folds into the rows of one GEMM when B is a constant matrix; batched
+ * operands of equal rank (>= 3) vary along dim 0 and run one sample at a time. */
+static bool batched_var(const df_graph *g, const df_node *n) {
+    const df_value *a = df_node_in(g, n, 0), *b = df_node_in(g, n, 1), *y = df_node_out(g, n, 0);
+    return g->max_batch > 1 && a->dtype == DF_F32 && a->shape.rank >= 3 && a->shape.rank == b->shape.rank &&
+           (a->batch_scaled || b->batch_scaled) && (!a->batch_scaled || a->batch_axis == 0) &&
+           (!b->batch_scaled || b->batch_axis == 0) && y->batch_scaled && y->batch_axis == 0;
+}
+
+static bool matmul_var_rows(const df_graph *g, const df_node *n) {
+    const df_value *a = df_node_in(g, n, 0), *b = df_node_in(g, n, 1);
+    if (batched_var(g, n)) return true;
+    return a->dtype == DF_F32 && !b->batch_scaled && b->has_const && b->shape.rank == 2 && a->shape.rank >= 2 &&
+           (!a->batch_scaled || a->batch_axis < a->shape.rank - 1);
 }
 
 static void fill_spec2d(df_mm_spec *sp, int64_t M, int64_t K, int64_t N) {
@@ -132,16 +153,19 @@ static df_status matmul_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, 
     const df_tensor *bc = df_node_in_const(g, n, 1);
     df_mm_spec sp;
     df_error e2;
-    if (b->shape.rank <= 2 && bc && df_sgemm_use(ge->n_batch * ge->M, ge->K, ge->N) &&
+    /* A's rows for one sample of a variable-batch plan (all of them in a static one). */
+    int max_mult = b->shape.rank == 2 && bc ? df_node_max_batch(g, n, 0) : 1;
+    int64_t unit_M = ge->n_batch * ge->M / max_mult;
+    if (b->shape.rank <= 2 && bc && df_sgemm_use(unit_M, ge->K, ge->N) &&
         !df_sgemm_pack_b(&s->sg, ge->K, ge->N, bc->data, ge->N, 1, 1.0f, NULL, &e2)) {
         s->mode = MM_SGEMM;
         return DF_OK; /* row-major A needs no workspace */
     }
     if (b->shape.rank <= 2) {
         /* A's batch dims fold into M: A is contiguous, so [.., M, K] is [n_batch*M, K]. */
-        fill_spec2d(&sp, ge->n_batch * ge->M, ge->K, ge->N);
+        fill_spec2d(&sp, unit_M, ge->K, ge->N);
         sp.b_const = bc ? bc->data : NULL;
-        if (!df_dnnl_mm_create(&s->mm, &sp, n, &e2)) s->mode = MM_DNNL_ONE;
+        if (!df_dnnl_mm_rows_create(&s->mm, &sp, max_mult, n, &e2)) s->mode = MM_DNNL_ONE;
     } else {
         /* One batched primitive: pad both operands to the output's rank with size-1 dims and let
          * oneDNN broadcast them. */
@@ -157,17 +181,29 @@ static df_status matmul_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, 
         sp.a_dims[nd - 2] = ge->M, sp.a_dims[nd - 1] = ge->K;
         sp.b_dims[nd - 2] = ge->K, sp.b_dims[nd - 1] = ge->N;
         sp.c_dims[nd - 2] = ge->M, sp.c_dims[nd - 1] = ge->N;
+        if (batched_var(g, n)) {
+            /* One sample's product; the run repeats it per sample. */
+            s->per_sample = true;
+            s->a_scaled = a->batch_scaled;
+            s->b_scaled = b->batch_scaled;
+            if (s->a_scaled) sp.a_dims[0] /= g->max_batch;
+            if (s->b_scaled) sp.b_dims[0] /= g->max_batch;
+            sp.c_dims[0] /= g->max_batch;
+            s->c0_unit = sp.c_dims[0];
+        }
         int64_t sa = 1, sb = 1;
         for (int d = nd - 1; d >= 0; d--) {
             sp.a_strides[d] = sa, sa *= sp.a_dims[d];
             sp.b_strides[d] = sb, sb *= sp.b_dims[d];
         }
         sp.b_const = bc ? bc->data : NULL;
-        if (nd <= DNNL_MAX_NDIMS && !df_dnnl_mm_create(&s->mm, &sp, n, &e2)) {
+        if (nd <= DNNL_MAX_NDIMS && !df_dnnl_mm_rows_create(&s->mm, &sp, 1, n, &e2)) {
             s->mode = MM_DNNL_ONE;
+        } else if (s->per_sample) {
+            return df_node_error(err, DF_EUNSUPPORTED, n, "oneDNN has no batched matmul for one sample: %s", e2.msg);
         } else {
             fill_spec2d(&sp, ge->M, ge->K, ge->N);
-            if (!df_dnnl_mm_create(&s->mm, &sp, n, &e2)) s->mode = MM_DNNL_PER_BATCH;
+            if (!df_dnnl_mm_rows_create(&s->mm, &sp, 1, n, &e2)) s->mode = MM_DNNL_PER_BATCH;
         }
     }
     if (s->mode != MM_LOOP) *scratch_bytes = s->mm.scratch_bytes;
@@ -216,17 +252,34 @@ static df_status matmul_run(const df_kernel_args *a) {
     df_tensor *y = a->out[0];
     if (y->nbytes == 0) return DF_OK;
     const void *A = a->in[0]->data, *B = a->in[1]->data;
+    /* With a 2-D B, A's rows come from the run's tensor (a variable-batch plan runs fewer). */
+    int64_t rows = g->n_batch * g->M;
+    if (s && a->in[1]->shape.rank == 2 && a->in[0]->shape.rank >= 2) rows = df_shape_numel(&a->in[0]->shape) / g->K;
     if (s && s->mode == MM_SGEMM) {
-        df_sgemm_run(&s->sg, g->n_batch * g->M, A, g->K, 1, y->data, g->N, 0, NULL, a->threads);
+        df_sgemm_run(&s->sg, rows, A, g->K, 1, y->data, g->N, 0, NULL, a->threads);
+        return DF_OK;
+    }
+    if (s && s->mode == MM_DNNL_ONE && s->per_sample) {
+        const int64_t samples = y->shape.dims[0] / s->c0_unit;
+        const int64_t a_step = s->a_scaled ? df_shape_numel(&a->in[0]->shape) / samples : 0;
+        const int64_t b_step = s->b_scaled ? df_shape_numel(&a->in[1]->shape) / samples : 0;
+        const int64_t c_step = df_shape_numel(&y->shape) / samples;
+        for (int64_t i = 0; i < samples; i++) {
+            df_status st = df_dnnl_mm_exec((df_dnnl_mm *)&s->mm.b[0], (const float *)A + i * a_step,
+                                           (const float *)B + i * b_step, (float *)y->data + i * c_step, a->scratch,
+                                           a->node, a->err);
+            if (st) return st;
+        }
         return DF_OK;
     }
     if (s && s->mode == MM_DNNL_ONE)
-        return df_dnnl_mm_exec((df_dnnl_mm *)&s->mm, A, B, y->data, a->scratch, a->node, a->err);
+        return df_dnnl_mm_rows_exec((df_dnnl_mm_rows *)&s->mm, s->mm.n > 1 ? rows : s->mm.unit_rows, A, B, y->data,
+                                    a->scratch, a->node, a->err);
     if (s && s->mode == MM_DNNL_PER_BATCH) {
         for (int64_t bi = 0; bi < g->n_batch; bi++) {
             int64_t ao, bo;
             df_mm_geom_offsets(g, bi, &ao, &bo);
-            df_status st = df_dnnl_mm_exec((df_dnnl_mm *)&s->mm, (const float *)A + ao, (const float *)B + bo,
+            df_status st = df_dnnl_mm_exec((df_dnnl_mm *)&s->mm.b[0], (const float *)A + ao, (const float *)B + bo,
                                            (float *)y->data + bi * g->M * g->N, a->scratch, a->node, a->err);
             if (st) return st;
         }
@@ -250,4 +303,5 @@ const df_op_def df_op_MatMul = {
     .prepare = matmul_prepare,
     .run = matmul_run,
     .release = matmul_release,
+    .var_rows = matmul_var_rows,
 };

@@ -39,6 +39,11 @@ typedef struct df_op_def {
     void (*release)(df_node *n);
     /* True when the node must never be constant-folded (none of ours today). */
     int no_fold;
+    /* For ops with a prepare: whether this node's prepared kernel serves a variable batch
+     * (graph->max_batch > 1) when its inputs are batch-scaled, taking the rows it computes
+     * from the run's tensors. NULL = it does not, and such a graph keeps a static batch. Ops
+     * without a prepare take every size from their run-time tensors and need nothing. */
+    bool (*var_rows)(const df_graph *g, const df_node *n);
 } df_op_def;
 
 /* The registry (ops/registry.c). */
@@ -54,6 +59,12 @@ df_status df_broadcast_shape(const df_shape *a, const df_shape *b, df_shape *out
 df_status df_norm_axis(int64_t axis, int rank, int64_t *out, const df_node *n, df_error *err);
 /* Sets output i's dtype and shape. */
 void df_set_out(df_graph *g, df_node *n, int i, df_dtype dt, const df_shape *s);
+/* Samples a variable-batch plan serves through this node's input i (graph->max_batch when
+ * the input is batch-scaled, else 1): prepare builds for rows = (static rows / that) * m for
+ * every m up to it. */
+int df_node_max_batch(const df_graph *g, const df_node *n, int i);
+/* var_rows for ops whose kernel handles any leading row count by itself. */
+bool df_var_rows_always(const df_graph *g, const df_node *n);
 /* Error helper: "node 'name' (Op): <message>". */
 df_status df_node_error(df_error *err, df_status st, const df_node *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

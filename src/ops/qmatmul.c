@@ -37,6 +37,13 @@ typedef struct qmm_prim {
     dnnl_memory_t wei, bias_mem, scratch;
 } qmm_prim;
 
+/* The primitives for one row count: a variable-batch plan has one per power-of-two number of
+ * samples (see df_dnnl_mm_rows), the smaller ones borrowing the largest one's weights. */
+typedef struct qmm_bucket {
+    qmm_prim p[2];
+    dnnl_memory_t src, dst;
+} qmm_bucket;
+
 typedef struct qmm_state {
     int64_t M, K, N;
     bool dpu;
@@ -56,9 +63,10 @@ typedef struct qmm_state {
      * primitives that cannot saturate, the second accumulating into the first's output (sum
      * post-op). Exact integer products, twice the multiplies; still the u8s8 fast path. */
     int n_prims;
-    qmm_prim p[2];
+    int n_buckets;             /* bucket i computes unit_M << i rows */
+    int64_t unit_M;
+    qmm_bucket bk[DF_MM_ROW_BUCKETS];
     dnnl_stream_t stream;
-    dnnl_memory_t src, dst;
     size_t scratch_bytes;
 } qmm_state;
 
@@ -118,14 +126,17 @@ static df_status qmm_infer(df_graph *g, df_node *n, df_error *err) {
 static void qmm_release(df_node *n) {
     qmm_state *s = n->state;
     if (!s) return;
-    for (int i = 0; i < 2; i++) {
-        if (s->p[i].prim) dnnl_primitive_destroy(s->p[i].prim);
-        if (s->p[i].wei) dnnl_memory_destroy(s->p[i].wei);
-        if (s->p[i].bias_mem) dnnl_memory_destroy(s->p[i].bias_mem);
-        if (s->p[i].scratch) dnnl_memory_destroy(s->p[i].scratch);
+    for (int b = 0; b < DF_MM_ROW_BUCKETS; b++) {
+        qmm_bucket *bk = &s->bk[b];
+        for (int i = 0; i < 2; i++) {
+            if (bk->p[i].prim) dnnl_primitive_destroy(bk->p[i].prim);
+            if (bk->p[i].wei) dnnl_memory_destroy(bk->p[i].wei);
+            if (bk->p[i].bias_mem) dnnl_memory_destroy(bk->p[i].bias_mem);
+            if (bk->p[i].scratch) dnnl_memory_destroy(bk->p[i].scratch);
+        }
+        if (bk->src) dnnl_memory_destroy(bk->src);
+        if (bk->dst) dnnl_memory_destroy(bk->dst);
     }
-    if (s->src) dnnl_memory_destroy(s->src);
-    if (s->dst) dnnl_memory_destroy(s->dst);
     if (s->stream) dnnl_stream_destroy(s->stream);
     free(s->col_scale);
     free(s->bias);
@@ -143,11 +154,13 @@ static df_status dnnl_err(dnnl_status_t r, const char *what, const df_node *n, d
 /* Builds one int8 primitive over weights w ([K,N] int8), reordered once; output scales are
  * col_scale * wmul; with bias (pre-divided: oneDNN 2.x adds the bias before the output
  * scales); accumulate = sum post-op into dst. */
-static df_status qmm_prim_create(qmm_state *s, qmm_prim *p, dnnl_data_type_t src_dt, const int8_t *w, float wmul,
-                                 bool with_bias, bool accumulate, const df_node *n, df_error *err) {
+static df_status qmm_prim_create(qmm_state *s, qmm_bucket *bk, int which, int64_t M, const qmm_prim *share,
+                                 dnnl_data_type_t src_dt, const int8_t *w, float wmul, bool with_bias, bool accumulate,
+                                 const df_node *n, df_error *err) {
     dnnl_engine_t eng = df_dnnl_engine();
     if (!eng) return df_node_error(err, DF_EUNSUPPORTED, n, "oneDNN has no CPU engine");
-    dnnl_dims_t a_dims = {s->M, s->K}, b_dims = {s->K, s->N}, c_dims = {s->M, s->N}, bias_dims = {1, s->N};
+    qmm_prim *p = &bk->p[which];
+    dnnl_dims_t a_dims = {M, s->K}, b_dims = {s->K, s->N}, c_dims = {M, s->N}, bias_dims = {1, s->N};
     dnnl_memory_desc_t a_md, b_user_md, b_md, c_md, bias_md;
     dnnl_status_t r;
     if ((r = dnnl_memory_desc_init_by_tag(&a_md, 2, a_dims, src_dt, dnnl_ab)) ||
@@ -186,17 +199,27 @@ static df_status qmm_prim_create(qmm_state *s, qmm_prim *p, dnnl_data_type_t src
         goto done;
     }
     const dnnl_memory_desc_t *wei_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    if ((r = dnnl_memory_create(&p->wei, wei_md, eng, DNNL_MEMORY_ALLOCATE)) ||
-        (r = dnnl_memory_create(&user, &b_user_md, eng, (void *)w)) ||
-        (r = dnnl_reorder_primitive_desc_create(&rpd, &b_user_md, eng, wei_md, eng, NULL)) ||
-        (r = dnnl_primitive_create(&reorder, rpd))) {
+    const dnnl_memory_desc_t *shared_md = NULL;
+    void *shared_h = NULL;
+    if (share && dnnl_memory_get_memory_desc(share->wei, &shared_md) == dnnl_success &&
+        dnnl_memory_desc_equal(shared_md, wei_md) && dnnl_memory_get_data_handle(share->wei, &shared_h) == dnnl_success) {
+        /* Same layout as the largest bucket's: borrow its reordered weights. */
+        if ((r = dnnl_memory_create(&p->wei, wei_md, eng, shared_h))) {
+            st = dnnl_err(r, "weights memory", n, err);
+            goto done;
+        }
+    } else if ((r = dnnl_memory_create(&p->wei, wei_md, eng, DNNL_MEMORY_ALLOCATE)) ||
+               (r = dnnl_memory_create(&user, &b_user_md, eng, (void *)w)) ||
+               (r = dnnl_reorder_primitive_desc_create(&rpd, &b_user_md, eng, wei_md, eng, NULL)) ||
+               (r = dnnl_primitive_create(&reorder, rpd))) {
         st = dnnl_err(r, "weights reorder", n, err);
         goto done;
-    }
-    dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, p->wei}};
-    if ((r = dnnl_primitive_execute(reorder, s->stream, 2, rargs)) || (r = dnnl_stream_wait(s->stream))) {
-        st = dnnl_err(r, "weights reorder", n, err);
-        goto done;
+    } else {
+        dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, p->wei}};
+        if ((r = dnnl_primitive_execute(reorder, s->stream, 2, rargs)) || (r = dnnl_stream_wait(s->stream))) {
+            st = dnnl_err(r, "weights reorder", n, err);
+            goto done;
+        }
     }
     if (with_bias) {
         void *h = NULL;
@@ -211,8 +234,8 @@ static df_status qmm_prim_create(qmm_state *s, qmm_prim *p, dnnl_data_type_t src
     const dnnl_memory_desc_t *sp_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     size_t sb = sp_md ? dnnl_memory_desc_get_size(sp_md) : 0;
     if (sb > s->scratch_bytes) s->scratch_bytes = sb;
-    if ((!s->src && (r = dnnl_memory_create(&s->src, &a_md, eng, DNNL_MEMORY_NONE))) ||
-        (!s->dst && (r = dnnl_memory_create(&s->dst, &c_md, eng, DNNL_MEMORY_NONE))) ||
+    if ((!bk->src && (r = dnnl_memory_create(&bk->src, &a_md, eng, DNNL_MEMORY_NONE))) ||
+        (!bk->dst && (r = dnnl_memory_create(&bk->dst, &c_md, eng, DNNL_MEMORY_NONE))) ||
         (sb && (r = dnnl_memory_create(&p->scratch, sp_md, eng, DNNL_MEMORY_NONE))) ||
         (r = dnnl_primitive_create(&p->prim, pd))) {
         st = dnnl_err(r, "int8 matmul primitive", n, err);
@@ -247,8 +270,8 @@ static bool has_vnni(void) {
            (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
 }
 
-static df_status qmm_dnnl_create(qmm_state *s, dnnl_data_type_t src_dt, const int8_t *w, const df_node *n,
-                                 df_error *err) {
+static df_status qmm_dnnl_create(qmm_state *s, int max_mult, dnnl_data_type_t src_dt, const int8_t *w,
+                                 const df_node *n, df_error *err) {
     dnnl_status_t r;
     if ((r = dnnl_stream_create(&s->stream, df_dnnl_engine(), dnnl_stream_default_flags)))
         return dnnl_err(r, "stream", n, err);
@@ -256,24 +279,37 @@ static df_status qmm_dnnl_create(qmm_state *s, dnnl_data_type_t src_dt, const in
     bool split = false;
     if (!has_vnni() && !getenv("DF_INT8_NO_SPLIT"))
         for (int64_t i = 0; i < KN && !split; i++) split = w[i] > 64 || w[i] < -64;
-    df_status st;
-    if (!split) {
-        if ((st = qmm_prim_create(s, &s->p[0], src_dt, w, 1.0f, s->bias != NULL, false, n, err))) return st;
-        s->n_prims = 1;
-    } else {
-        int8_t *hl = malloc((size_t)(2 * KN));
+    df_status st = DF_OK;
+    int8_t *hl = NULL;
+    if (split) {
+        hl = malloc((size_t)(2 * KN));
         if (!hl) return df_node_error(err, DF_ENOMEM, n, "out of memory");
         for (int64_t i = 0; i < KN; i++) {
             int8_t hi = (int8_t)(w[i] >> 1); /* arithmetic: floor(w / 2) */
             hl[i] = hi;
             hl[KN + i] = (int8_t)(w[i] - 2 * hi);
         }
-        st = qmm_prim_create(s, &s->p[0], src_dt, hl, 2.0f, s->bias != NULL, false, n, err);
-        if (!st) st = qmm_prim_create(s, &s->p[1], src_dt, hl + KN, 1.0f, false, true, n, err);
-        free(hl);
-        if (st) return st;
-        s->n_prims = 2;
     }
+    s->n_prims = split ? 2 : 1;
+    s->n_buckets = df_row_buckets(max_mult);
+    s->unit_M = s->M / max_mult;
+    /* Largest bucket first: it reorders the weights, the others borrow them. */
+    for (int b = s->n_buckets - 1; b >= 0 && !st; b--) {
+        int64_t M = s->n_buckets > 1 ? s->unit_M << b : s->M;
+        const qmm_bucket *big = b < s->n_buckets - 1 ? &s->bk[s->n_buckets - 1] : NULL;
+        if (!split) {
+            st = qmm_prim_create(s, &s->bk[b], 0, M, big ? &big->p[0] : NULL, src_dt, w, 1.0f, s->bias != NULL, false,
+                                 n, err);
+        } else {
+            st = qmm_prim_create(s, &s->bk[b], 0, M, big ? &big->p[0] : NULL, src_dt, hl, 2.0f, s->bias != NULL, false,
+                                 n, err);
+            if (!st)
+                st = qmm_prim_create(s, &s->bk[b], 1, M, big ? &big->p[1] : NULL, src_dt, hl + KN, 1.0f, false, true, n,
+                                     err);
+        }
+    }
+    free(hl);
+    if (st) return st;
     s->use_dnnl = true;
     return DF_OK;
 }
@@ -344,7 +380,7 @@ static df_status qmm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
     if (s->M * s->K * N == 0 || getenv("DF_INT8_LOOP")) return DF_OK;
     df_error e2 = {0};
     /* No oneDNN kernel (an unusual build): the int32 loop below still gives exact results. */
-    if (qmm_dnnl_create(s, x->dtype == DF_U8 ? dnnl_u8 : dnnl_s8, w->data, n, &e2)) {
+    if (qmm_dnnl_create(s, df_node_max_batch(g, n, QMM_X), x->dtype == DF_U8 ? dnnl_u8 : dnnl_s8, w->data, n, &e2)) {
         df_log(DF_LOG_DEBUG, "%s", e2.msg);
         s->use_dnnl = false;
     }
@@ -354,7 +390,7 @@ static df_status qmm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
 
 /* Exact int32 reference: the dpu mode, and the fallback when oneDNN has no kernel. */
 static void qmm_loop(const qmm_state *s, const df_tensor *x, const int8_t *w, float *y, int8_t *xq_row) {
-    const int64_t M = s->M, K = s->K, N = s->N;
+    const int64_t K = s->K, N = s->N, M = df_shape_numel(&x->shape) / K;
     for (int64_t i = 0; i < M; i++) {
         const int8_t *xr8 = NULL;
         const uint8_t *xru = NULL;
@@ -394,24 +430,36 @@ static df_status qmm_run(const df_kernel_args *a) {
     df_tensor *y = a->out[0];
     if (y->nbytes == 0) return DF_OK;
     if (s->use_dnnl) {
-        dnnl_memory_set_data_handle(s->src, a->in[QMM_X]->data);
-        dnnl_memory_set_data_handle(s->dst, y->data);
-        for (int i = 0; i < s->n_prims; i++) {
-            const qmm_prim *p = &s->p[i];
-            dnnl_exec_arg_t args[5];
-            int na = 0;
-            args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
-            args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, p->wei};
-            args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->dst};
-            if (p->bias_mem) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, p->bias_mem};
-            if (p->scratch) {
-                dnnl_memory_set_data_handle(p->scratch, a->scratch);
-                args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch};
+        const int64_t rows = df_shape_numel(&a->in[QMM_X]->shape) / s->K;
+        const int64_t m = s->n_buckets > 1 ? rows / s->unit_M : 1;
+        if (s->n_buckets > 1 && (m * s->unit_M != rows || m >= ((int64_t)1 << s->n_buckets)))
+            return df_node_error(a->err, DF_ESHAPE, a->node, "%lld rows do not fit the prepared row buckets",
+                                 (long long)rows);
+        const size_t xsz = df_dtype_size(a->in[QMM_X]->dtype);
+        int64_t done = 0;
+        for (int b = s->n_buckets - 1; b >= 0; b--) {
+            if (s->n_buckets > 1 && !(m & ((int64_t)1 << b))) continue;
+            const qmm_bucket *bk = &s->bk[b];
+            dnnl_memory_set_data_handle(bk->src, (char *)a->in[QMM_X]->data + (size_t)(done * s->K) * xsz);
+            dnnl_memory_set_data_handle(bk->dst, (float *)y->data + done * s->N);
+            for (int i = 0; i < s->n_prims; i++) {
+                const qmm_prim *p = &bk->p[i];
+                dnnl_exec_arg_t args[5];
+                int na = 0;
+                args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, bk->src};
+                args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, p->wei};
+                args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, bk->dst};
+                if (p->bias_mem) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, p->bias_mem};
+                if (p->scratch) {
+                    dnnl_memory_set_data_handle(p->scratch, a->scratch);
+                    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch};
+                }
+                dnnl_status_t r = dnnl_primitive_execute(p->prim, s->stream, na, args);
+                if (r == dnnl_success) r = dnnl_stream_wait(s->stream);
+                if (r != dnnl_success)
+                    return df_node_error(a->err, DF_EINTERNAL, a->node, "oneDNN int8 matmul failed (status %d)", (int)r);
             }
-            dnnl_status_t r = dnnl_primitive_execute(p->prim, s->stream, na, args);
-            if (r == dnnl_success) r = dnnl_stream_wait(s->stream);
-            if (r != dnnl_success)
-                return df_node_error(a->err, DF_EINTERNAL, a->node, "oneDNN int8 matmul failed (status %d)", (int)r);
+            done += s->n_buckets > 1 ? s->unit_M << b : s->M;
         }
         return DF_OK;
     }
@@ -429,4 +477,5 @@ const df_op_def df_op_QMatMul = {
     .prepare = qmm_prepare,
     .run = qmm_run,
     .release = qmm_release,
+    .var_rows = df_var_rows_always,
 };

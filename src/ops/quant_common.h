@@ -73,4 +73,14 @@ static inline int32_t df_q_load_int(const void *p, df_dtype dt, int64_t i) {
     }
 }
 
+/* The layout for a run: the node's inferred values, with x's shape taken from the run's
+ * tensor (a variable-batch plan runs fewer rows than were inferred). */
+static inline df_status df_q_layout_for_run(const df_kernel_args *a, df_q_layout *L) {
+    const df_graph *g = a->graph;
+    const df_node *n = a->node;
+    df_value x = *df_node_in(g, n, 0);
+    x.shape = a->in[0]->shape;
+    return df_q_layout_make(n, &x, df_node_in(g, n, 1), df_node_in(g, n, 2), L, a->err);
+}
+
 #endif

@@ -23,10 +23,8 @@ static df_status ql_infer(df_graph *g, df_node *n, df_error *err) {
 }
 
 static df_status ql_run(const df_kernel_args *a) {
-    const df_graph *g = a->graph;
-    const df_node *n = a->node;
     df_q_layout L;
-    df_status st = df_q_layout_make(n, df_node_in(g, n, 0), df_node_in(g, n, 1), df_node_in(g, n, 2), &L, a->err);
+    df_status st = df_q_layout_for_run(a, &L);
     if (st) return st;
     const df_tensor *x = a->in[0], *s = a->in[1], *zpt = a->n_in > 2 ? a->in[2] : NULL;
     df_tensor *y = a->out[0];
