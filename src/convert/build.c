@@ -349,9 +349,11 @@ static int embeddings(gb *b, int ids, int tt) {
 
 static int encoder_layer(gb *b, int x, int ext, int i) {
     const df_hf_config *c = b->cfg;
-    int64_t H = b->H, NH = c->num_attention_heads, D = H / NH, B = b->B, S = b->S, I = c->intermediate_size;
+    int64_t H = b->H, NH = c->num_attention_heads, D = H / NH, I = c->intermediate_size;
     char key[128], name[128], n[256];
-    const int64_t split[4] = {B, S, NH, D}, merged[3] = {B, S, H};
+    /* 0 = "this dim of the input": the targets name no batch or sequence length, so one
+     * graph serves every batch (exec/batch.c) and ONNX Runtime can run it at any size. */
+    const int64_t split[4] = {0, 0, NH, D}, merged[3] = {0, 0, H};
     const int64_t perm_q[4] = {0, 2, 1, 3}, perm_k[4] = {0, 2, 3, 1};
     int heads[3];
     const char *qkv[3] = {"query", "key", "value"};

@@ -254,7 +254,8 @@ static df_status matmul_run(const df_kernel_args *a) {
     const void *A = a->in[0]->data, *B = a->in[1]->data;
     /* With a 2-D B, A's rows come from the run's tensor (a variable-batch plan runs fewer). */
     int64_t rows = g->n_batch * g->M;
-    if (s && a->in[1]->shape.rank == 2 && a->in[0]->shape.rank >= 2) rows = df_shape_numel(&a->in[0]->shape) / g->K;
+    if (s && g->K && a->in[1]->shape.rank == 2 && a->in[0]->shape.rank >= 2)
+        rows = df_shape_numel(&a->in[0]->shape) / g->K;
     if (s && s->mode == MM_SGEMM) {
         df_sgemm_run(&s->sg, rows, A, g->K, 1, y->data, g->N, 0, NULL, a->threads);
         return DF_OK;

@@ -390,7 +390,7 @@ static df_status qmm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
 
 /* Exact int32 reference: the dpu mode, and the fallback when oneDNN has no kernel. */
 static void qmm_loop(const qmm_state *s, const df_tensor *x, const int8_t *w, float *y, int8_t *xq_row) {
-    const int64_t K = s->K, N = s->N, M = df_shape_numel(&x->shape) / K;
+    const int64_t K = s->K, N = s->N, M = K ? df_shape_numel(&x->shape) / K : s->M;
     for (int64_t i = 0; i < M; i++) {
         const int8_t *xr8 = NULL;
         const uint8_t *xru = NULL;

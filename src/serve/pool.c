@@ -97,21 +97,30 @@ static df_status version_load(df_server *s, const df_registry *reg, const df_reg
         v->n_labels = e->n_labels;
     }
     v->kind = e->n_labels || strstr(v->output_name, "logits") ? DF_KIND_CLASSIFY : DF_KIND_EMBED;
-    /* Sessions for batch 1, 2, 4, ... up to the server's largest; a model whose artifact has a
-     * static batch of 1 stays at batch 1. The loader's own OpenMP team size is what oneDNN
-     * partitions for, so it must be the workers' (one thread). */
+    /* One variable-batch plan per worker when the graph allows it (exec/batch.c); else
+     * sessions for batch 1, 2, 4, ... up to the server's largest, and a model whose artifact
+     * has a static batch of 1 stays at batch 1. The loader's own OpenMP team size is what
+     * oneDNN partitions for, so it must be the workers' (one thread). */
     omp_set_num_threads(1);
+    const bool fpga = !strcmp(e->platform, "fpga");
     for (int w = 0; w < s->o.workers; w++) {
         for (int i = 0; i < s->sess_sizes; i++) {
             df_session_opts so = {.threads = 1, .batch = (int64_t)1 << i, .seq = v->seq,
-                                  .backend = !strcmp(e->platform, "fpga") ? "dpu-sim" : NULL};
+                                  .backend = fpga ? "dpu-sim" : NULL};
+            if (i == 0 && !fpga && s->o.max_batch > 1 && (w == 0 || v->var_max)) so.max_batch = s->o.max_batch;
             df_session *ss = NULL;
             df_error e2 = {0};
             st = df_session_open(path, &so, &ss, &e2);
+            int var = !st ? df_session_max_batch(ss) : 0;
+            if (!st && so.max_batch && w == 0) {
+                if (var >= so.max_batch) v->var_max = var;
+                else df_log(DF_LOG_INFO, "%s: one session per batch size (%s)", path, df_session_batch_note(ss));
+            }
             if (!st) {
                 df_shape sh;
                 df_session_input_info(ss, 0, NULL, NULL, &sh);
-                if (sh.rank != 2 || sh.dims[0] != so.batch || sh.dims[1] != v->seq) {
+                int64_t want_batch = var ? var : so.batch;
+                if (sh.rank != 2 || sh.dims[0] != want_batch || sh.dims[1] != v->seq) {
                     st = df_error_set(&e2, DF_ESHAPE, "input 0 has shape rank %d [%lld,...], want [%lld,%lld]", sh.rank,
                                       (long long)sh.dims[0], (long long)so.batch, (long long)v->seq);
                     df_session_close(ss);
@@ -128,6 +137,7 @@ static df_status version_load(df_server *s, const df_registry *reg, const df_reg
             }
             v->sess[w][i] = ss;
             if (w == 0) v->n_sess = i + 1;
+            if (v->var_max) break;
         }
     }
     df_session *s0 = v->sess[0][0];
@@ -297,8 +307,12 @@ static void sync_entry(df_server *s, const df_registry *reg, const df_registry_e
     m->failed_version = 0;
     pthread_mutex_unlock(&m->mu);
     atomic_store(&m->state, DF_MS_READY);
-    df_log(DF_LOG_INFO, "serve: %s@%s version %lld loaded in %.1f ms (%d batch sizes)", m->name, m->platform,
-           (long long)v->version, (df_now_ns() - t0) / 1e6, v->n_sess);
+    if (v->var_max)
+        df_log(DF_LOG_INFO, "serve: %s@%s version %lld loaded in %.1f ms (one plan per worker for batches 1-%d)",
+               m->name, m->platform, (long long)v->version, (df_now_ns() - t0) / 1e6, v->var_max);
+    else
+        df_log(DF_LOG_INFO, "serve: %s@%s version %lld loaded in %.1f ms (%d batch sizes)", m->name, m->platform,
+               (long long)v->version, (df_now_ns() - t0) / 1e6, v->n_sess);
 }
 
 df_status df_pool_reload(df_server *s, df_error *err) {

@@ -13,9 +13,10 @@
  *
  * Batching: a worker wakes on the first request, then waits up to --batch-delay-us for more
  * rows (up to --max-batch rows and --max-batch-tokens padded tokens), takes what is there and
- * runs it. Sessions have static shapes, so a batch of n rows runs on the session for the next
- * power of two (1, 2, 4, 8, ...), the spare rows filled with a copy of the first; a request
- * with more texts than the largest session runs in several chunks. */
+ * runs it. A model whose graph varies its batch has one plan per worker that runs the n rows
+ * as they are; otherwise sessions have static shapes, and a batch of n rows runs on the
+ * session for the next power of two (1, 2, 4, 8, ...), the spare rows filled with a copy of
+ * the first. A request with more texts than the largest batch runs in several chunks. */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -256,7 +257,7 @@ static void run_batch(df_worker *w, df_version *v, df_req **b, int n) {
     /* Tokenize every request into consecutive rows; a request that fails is answered alone. */
     size_t total = 0;
     for (int i = 0; i < n; i++) total += (size_t)rows_of(b[i]);
-    size_t max_sess = (size_t)1 << (v->n_sess - 1);
+    size_t max_sess = v->var_max ? (size_t)v->var_max : (size_t)1 << (v->n_sess - 1);
     if (!grow_worker(w, total + max_sess, v->seq)) {
         for (int i = 0; i < n; i++) df_srv_finish(b[i], 500, "internal", "out of memory for the batch");
         return;
@@ -294,8 +295,8 @@ static void run_batch(df_worker *w, df_version *v, df_req **b, int n) {
     while (!fail && done < row) {
         size_t cn = row - done < max_sess ? row - done : max_sess;
         int si = 0;
-        while (((size_t)1 << si) < cn) si++;
-        size_t sz = (size_t)1 << si;
+        while (!v->var_max && ((size_t)1 << si) < cn) si++;
+        size_t sz = v->var_max ? cn : (size_t)1 << si;
         int64_t S = v->seq;
         for (size_t p = cn; p < sz; p++) {   /* spare rows: copies of the chunk's first */
             memcpy(w->ids + (done + p) * S, w->ids + done * S, S * sizeof(int64_t));

@@ -68,6 +68,10 @@ typedef struct df_version {
     char *input_names[8];
     int out_index;
     int n_sess;            /* sessions for batch 1, 2, 4, ... (n_sess sizes) */
+    /* > 0: sess[w][0] is one variable-batch plan that runs any 1..var_max rows as they are
+     * (no padding to a power of two, one copy of the weights per worker); 0: n_sess static
+     * sessions (the artifact's graph cannot vary its batch, or dpu-sim). */
+    int var_max;
     df_session *sess[DF_SRV_MAX_WORKERS][DF_SRV_MAX_SESS];
 } df_version;
 
