@@ -7,7 +7,7 @@
 #include "dpuflow/session.h"
 #include "graph/ir.h"
 
-static const char *USAGE = "MODEL.onnx [--seq 64] [--batch 1] [--threads 1] [--runs 50] [--warmup N] [--json] [--profile] [--backend cpu|dpu-sim]";
+static const char *USAGE = "MODEL.onnx [--seq 64] [--batch 1] [--max-batch N] [--threads 1] [--runs 50] [--warmup N] [--json] [--profile] [--backend cpu|dpu-sim]";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -51,7 +51,7 @@ static void fill_input(df_tensor *t, const char *name, int64_t bound, uint64_t *
 
 int df_cmd_bench_model(int argc, char **argv) {
     const char *model = NULL;
-    long seq = 64, batch = 1, threads = 1, runs = 50, warmup = -1;
+    long seq = 64, batch = 1, threads = 1, runs = 50, warmup = -1, max_batch = 0;
     bool json = false, profile = false;
     const char *backend = NULL;
     for (int i = 1; i < argc; i++) {
@@ -59,6 +59,7 @@ int df_cmd_bench_model(int argc, char **argv) {
         long *target = NULL;
         if (!strcmp(argv[i], "--seq")) target = &seq;
         else if (!strcmp(argv[i], "--batch")) target = &batch;
+        else if (!strcmp(argv[i], "--max-batch")) target = &max_batch;
         else if (!strcmp(argv[i], "--threads")) target = &threads;
         else if (!strcmp(argv[i], "--runs")) target = &runs;
         else if (!strcmp(argv[i], "--warmup")) target = &warmup;
@@ -73,12 +74,21 @@ int df_cmd_bench_model(int argc, char **argv) {
         }
     }
     if (!model || seq <= 0 || batch <= 0 || runs <= 0) return df_cli_usage("bench-model", USAGE, "MODEL is required");
+    if (max_batch && (max_batch < batch || max_batch > 4096))
+        return df_cli_usage("bench-model", USAGE, "--max-batch must be at least --batch (and at most 4096)");
     if (warmup < 0) warmup = runs / 10 > 3 ? runs / 10 : 3;
 
     df_error err = {0};
     df_session *s = NULL;
-    df_session_opts opts = {.threads = (int)threads, .backend = backend, .batch = batch, .seq = seq, .profile = profile};
+    /* --max-batch times one variable-batch plan (what the server loads) at --batch rows. */
+    df_session_opts opts = {.threads = (int)threads, .backend = backend, .batch = max_batch ? 1 : batch, .seq = seq,
+                            .profile = profile, .max_batch = (int)max_batch};
     if (df_session_open(model, &opts, &s, &err)) return df_cli_fail("bench-model", &err);
+    if (max_batch > 1 && !df_session_max_batch(s)) {
+        df_error_set(&err, DF_EUNSUPPORTED, "%s cannot vary its batch: %s", model, df_session_batch_note(s));
+        df_session_close(s);
+        return df_cli_fail("bench-model", &err);
+    }
     size_t n_in = df_session_input_count(s), n_out = df_session_output_count(s);
     df_tensor feed[64], got[64];
     if (n_in > 64 || n_out > 64) {
@@ -92,6 +102,7 @@ int df_cmd_bench_model(int argc, char **argv) {
         df_dtype dt;
         df_shape sh;
         df_session_input_info(s, i, &name, &dt, &sh);
+        if (max_batch > 1 && sh.rank >= 1) sh.dims[0] = batch;
         /* A static model keeps its own shape; say so rather than time another batch size. */
         if (sh.rank == 2 && (dt == DF_I64 || dt == DF_I32) && (sh.dims[0] != batch || sh.dims[1] != seq)) {
             char b[64];
