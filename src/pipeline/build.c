@@ -22,6 +22,7 @@
 #include "dpuflow/vitis.h"
 #include "dpuflow/pipeline.h"
 #include "dpuflow/registry.h"
+#include "dpuflow/session.h"
 #include "pipeline_internal.h"
 
 static const char *STAGES[DF_STAGE_COUNT] = {"export", "check", "calibrate", "quantize", "validate", "compile",
@@ -374,6 +375,24 @@ static void read_validation(const build *b, df_pl_validation *v, char *summary, 
         snprintf(summary, size, "%s: cosine mean %.4f min %.4f", v->ok ? "OK" : "WARN", v->cos_mean, v->cos_min);
 }
 
+/* The artifact is batch 1 (df_pl_export); a configured batch above 1 is served by one
+ * variable-batch plan, so prove now that the graph allows it rather than at serve time. */
+static df_status check_batches(build *b, int64_t batch, int threads, char *note, size_t note_size, df_error *err) {
+    df_session *s = NULL;
+    df_session_opts so = {.threads = threads, .batch = 1, .seq = b->c->input_shape[1], .max_batch = (int)batch};
+    df_status st = df_session_open(b->artifact, &so, &s, err);
+    if (st) return st;
+    if (df_session_max_batch(s) < batch) {
+        st = df_error_set(err, DF_EUNSUPPORTED, "%s cannot run batches up to input_shape[0] = %lld in one plan: %s",
+                          b->artifact, (long long)batch, df_session_batch_note(s));
+    } else {
+        size_t used = strlen(note);
+        snprintf(note + used, note_size - used, ", batches 1-%lld in one plan", (long long)batch);
+    }
+    df_session_close(s);
+    return st;
+}
+
 static df_status run_stage(build *b, int stage, char *note, size_t note_size, df_error *err) {
     const df_model_config *c = b->c;
     int threads = b->o->threads > 0 ? b->o->threads : 1;
@@ -385,7 +404,12 @@ static df_status run_stage(build *b, int stage, char *note, size_t note_size, df
         break;
     case DF_STAGE_CHECK: {
         df_check_report rep;
-        st = df_check_model(b->src_onnx, c->input_shape, c->input_rank, true, b->sim, &rep, err);
+        int64_t row_shape[DF_CFG_MAX_RANK];
+        memcpy(row_shape, c->input_shape, sizeof(int64_t) * (size_t)c->input_rank);
+        /* Calibration, quantization and validation feed one row at a time: the simplified
+         * model is pinned at batch 1, and compile proves the configured batch (check_batches). */
+        if (c->input_rank >= 2) row_shape[0] = 1;
+        st = df_check_model(b->src_onnx, row_shape, c->input_rank, true, b->sim, &rep, err);
         if (!st)
             snprintf(note, note_size, "%d nodes -> %d (%d folded, %d removed)", rep.nodes_before, rep.nodes_after,
                      rep.folded, rep.removed);
@@ -412,6 +436,8 @@ static df_status run_stage(build *b, int stage, char *note, size_t note_size, df
         if (!st)
             snprintf(note, note_size, "%zu tasks, %.2f MFLOP, arena %.1f KiB", cr.task_count, cr.flops / 1e6,
                      (double)cr.arena_bytes / 1024.0);
+        if (!st && c->input_rank >= 2 && c->input_shape[0] > 1 && strcmp(c->platform, "fpga"))
+            st = check_batches(b, c->input_shape[0], threads, note, note_size, err);
         break;
     }
     case DF_STAGE_REGISTER:

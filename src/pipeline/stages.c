@@ -12,7 +12,10 @@
 
 df_status df_pl_export(const df_model_config *c, const char *out_onnx, const char *out_meta, df_error *err) {
     df_export_opts o = {0};
-    o.batch = c->input_rank >= 2 ? c->input_shape[0] : 1;
+    /* Exported at batch 1, the shape of a calibration row; the graph names no batch (its
+     * Reshape targets copy it), so serving batches up to input_shape[0] come from one
+     * variable-batch plan (exec/batch.c) that compile checks. */
+    o.batch = 1;
     o.seq = c->input_rank >= 2 ? c->input_shape[1] : c->input_shape[0];
     o.output = c->output;
     o.config_path = c->config_path;

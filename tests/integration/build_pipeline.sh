@@ -85,6 +85,16 @@ if "$BIN" export --help >/dev/null 2>&1; then
     [ -s bld/bert_tiny/export/metadata.json ] && ok "metadata.json" || bad "metadata.json missing"
     run "pytorch rebuild" 0 "$BIN" build cfg/tiny.json --registry "$REG"
     has "pytorch rebuild cached" "nothing to do" out
+    # A serving batch above 1: the stages run on batch-1 rows and compile proves one plan
+    # serves every batch up to it.
+    sed 's/"input_shape": \[1, 16\]/"input_shape": [4, 16]/; s#bld/bert_tiny#bld/bert_tiny_b4#' cfg/tiny.json >cfg/tiny4.json
+    run "pytorch build at [4,16]" 0 "$BIN" build cfg/tiny4.json --registry "$TMP/reg4.json"
+    has "compile proves batches 1-4" "batches 1-4 in one plan" out
+    /usr/bin/python3 -c "import json; d=json.load(open('$TMP/reg4.json')); assert d['models'][0]['input_shape']==[4,16], d" \
+        && ok "registry keeps [4,16]" || bad "registry keeps [4,16]"
+    sed 's/"input_shape": \[1, 16\]/"input_shape": [4, 16]/; s#bld/bert_mean#bld/bert_mean_b4#' cfg/mean.json >cfg/mean4.json
+    run "onnx build at [4,16]" 0 "$BIN" build cfg/mean4.json --registry "$TMP/reg4.json"
+    has "onnx compile proves batches 1-4" "batches 1-4 in one plan" out
 else
     echo "skip pytorch build: this dpuflow has no export verb (convert/ not built)"
 fi
