@@ -10,7 +10,7 @@ import os
 import statistics
 import sys
 
-ENGINES = [("df_fp32", "dpuflow FP32"), ("df_int8", "dpuflow INT8 (QDQ)"), ("ort_fp32", "ORT FP32"),
+ENGINES = [("df_fp32", "dpuflow FP32"), ("df_var", "dpuflow FP32, one plan for batch 1-32"), ("df_int8", "dpuflow INT8 (QDQ)"), ("ort_fp32", "ORT FP32"),
            ("ort_qdq", "ORT INT8 (dpuflow QDQ)"), ("ort_dyn", "ORT INT8 (dynamic)"),
            ("torch_fp32", "PyTorch FP32"), ("torch_int8", "PyTorch INT8 (quantize_dynamic)")]
 INT8 = {"df_int8", "ort_qdq", "ort_dyn", "torch_int8"}
@@ -77,7 +77,10 @@ def main():
         "PyTorch INT8 = `torch.quantization.quantize_dynamic` on nn.Linear (qint8)." % (e("CALIB") or "?"),
         "- Each cell: median over %s rounds of the p50 of one fresh process; in a round every engine "
         "runs once, one after the other, so all rows of a case share the machine's state. %s timed runs "
-        "per process after warm-up (BERT-base /4, batch 8 /2; PyTorch FP32 only 2-3 runs)." % (rounds, runs),
+        "per process after warm-up (BERT-base /4, batch 8 /2; PyTorch FP32 only 1-3 runs)." % (rounds, runs),
+        "- `dpuflow FP32, one plan for batch 1-32` = `bench-model --max-batch 32` on the batch-1 file: the "
+        "variable-batch plan the server loads (sized for 32 rows, run at this batch), against the static "
+        "plan of the row above.",
         "- `vs ORT FP32` = ORT FP32 p50 / this p50 (above 1.00x = faster than ORT FP32). "
         "`INT8 vs best ORT INT8` = the faster of the two ORT INT8 rows / this p50.",
     ]

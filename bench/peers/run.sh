@@ -11,6 +11,8 @@
 #
 # Rows per case (model x batch x threads):
 #   dpuflow FP32        $DF_BIN bench-model M.onnx --json
+#   dpuflow FP32 1-32   the same on the batch-1 file with --max-batch 32: the one variable-batch
+#                       plan the server loads, run at this batch
 #   dpuflow INT8        the same on dpuflow's QDQ deploy_model.onnx (dpuflow calibrate +
 #                       quantize on the batch-1 model, re-pinned to batch B by pin_batch.py)
 #   ORT FP32 / INT8 QDQ node tests/peers/ort_run.mjs bench on the FP32 file / the QDQ file
@@ -116,7 +118,7 @@ results="$tmp/results.tsv"   # model batch threads engine round p50 p90 min
 
 field_of() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\([0-9.eE+-]*\).*/\1/p" | tail -n 1; }
 
-engines="df_fp32 df_int8 ort_fp32 ort_qdq ort_dyn torch_fp32 torch_int8"
+engines="df_fp32 df_var df_int8 ort_fp32 ort_qdq ort_dyn torch_fp32 torch_int8"
 for m in $models_list; do
   if ! prep "$m"; then echo "run.sh: could not prepare the $m models" >&2; continue; fi
   for b in $batches; do
@@ -126,6 +128,7 @@ for m in $models_list; do
     [ "$b" -ge 8 ] && n=$(( n / 2 > 3 ? n / 2 : 3 ))
     # Netlib BLAS makes PyTorch FP32 ~100x slower than the rest: a few runs are plenty.
     nt=3; [ "$m" = bertbase ] || [ "$b" -ge 8 ] && nt=2
+    [ "$m" = bertbase ] && [ "$b" -ge 8 ] && nt=1
     for t in $threads_list; do
       for r in $(seq 1 "$repeats"); do
         for e in $engines; do
@@ -134,6 +137,7 @@ for m in $models_list; do
           tc=("$py" bench/peers/torch_bench.py --model "$m" --seq "$seq" --batch "$b" --threads "$t")
           case "$e" in
             df_fp32) cmd=("${dfc[@]}" "$f.onnx") ;;
+            df_var) cmd=("${dfc[@]}" --max-batch 32 "$mdir/${m}_b1_s${seq}_op${opset}.onnx") ;;
             df_int8) cmd=("${dfc[@]}" "${f}_qdq.onnx") ;;
             ort_fp32) cmd=("${ortc[@]}" "$f.onnx") ;;
             ort_qdq) cmd=("${ortc[@]}" "${f}_qdq.onnx") ;;
