@@ -319,8 +319,11 @@ df_status df_vitis_quantize(const df_model_config *c, const char *fp32_onnx, con
         return df_error_set(err, DF_EIO, "%s: exited 0 but wrote no %s (log: %s)", tool, out, log);
     char sha[65];
     if ((st = df_sha256_file(out, sha, err))) return st;
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "quantizer", "vai_q_onnx", "tool", tool, "log", "vai_q_onnx.log",
-                          "model", "deploy_model.onnx", "sha256", sha);
+    /* "calibration" as the built-in quantizer records it: the fpga compile picks each DPU
+     * conv's output fix point from those rows, and without one the DPU's int8 output cannot be
+     * read back (dpu-sim keeps the accumulator, the vart backend refuses). */
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "quantizer", "vai_q_onnx", "tool", tool, "log",
+                          "vai_q_onnx.log", "model", "deploy_model.onnx", "sha256", sha, "calibration", calib_npz);
     char *txt = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     json_decref(j);
     if (!txt) return df_error_set(err, DF_ENOMEM, "out of memory");
