@@ -1,4 +1,4 @@
-/* Fake libvart-runner.so (tests only): the VART C API over dpuflow's cpu backend; see
+/* Fake libvart-runner.so (tests only): the VART C API over dpuflow's cpu and dpu-sim backends; see
  * fake_vitis.h. The runner's tensor buffers are plain host memory, as a CPU runner's are. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,7 +44,14 @@ void *vart_create_runner(void *subgraph, const char *mode) {
     /* Rank-2 integer inputs (token ids, masks) of a dynamic model pinned to [1, FAKE_VART_SEQ
      * or 64]: batch 1, as a DPU runner; a static model keeps its shapes. */
     const char *seq = getenv("FAKE_VART_SEQ");
-    df_session_opts o = {.threads = 1, .batch = 1, .seq = seq ? atoi(seq) : 64};
+    df_session_opts o = {.threads = 1, .batch = 1, .seq = seq ? atoi(seq) : 64,
+                         .backend = fake_xir_subgraph_backend(subgraph)};
+    if (!strcmp(((fake_subgraph *)subgraph)->device, "CPU")) {
+        fprintf(stderr, "fake vart: subgraph %s is a CPU subgraph: no DPU runner for it\n",
+                ((fake_subgraph *)subgraph)->name);
+        free(r);
+        return NULL;
+    }
     if (df_session_open(fake_xir_subgraph_path(subgraph), &o, &r->s, &err)) {
         fprintf(stderr, "fake vart: %s\n", err.msg);
         free(r);
