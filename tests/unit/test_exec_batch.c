@@ -18,6 +18,7 @@
 #include "dpuflow/session.h"
 #include "dpuflow/tensor.h"
 #include "graph/ir.h"
+#include "ops/dnnl_common.h"
 
 #define MAX_BATCH 8
 
@@ -209,12 +210,62 @@ static void test_bad_batches(void **state) {
     df_tensor_list_free(&src);
 }
 
+/* The row buckets of one GEMM borrow the largest bucket's packed weights (one copy, not
+ * one per bucket) and a run of 5 samples (buckets 4 + 1) equals a plain loop. */
+static void test_row_buckets(void **state) {
+    (void)state;
+    const int64_t U = 16, K = 48, N = 40;
+    float *w = malloc(sizeof(float) * K * N), *bias = malloc(sizeof(float) * N);
+    float *a = malloc(sizeof(float) * 8 * U * K), *c = malloc(sizeof(float) * 8 * U * N);
+    for (int64_t i = 0; i < K * N; i++) w[i] = (float)((i * 37) % 19 - 9) / 8.0f;
+    for (int64_t j = 0; j < N; j++) bias[j] = (float)j / 16.0f;
+    for (int64_t i = 0; i < 8 * U * K; i++) a[i] = (float)((i * 11) % 23 - 11) / 16.0f;
+    df_mm_spec sp = {.ndims = 2, .a_dims = {U, K}, .a_strides = {K, 1}, .b_dims = {K, N}, .b_strides = {N, 1},
+                     .c_dims = {U, N}, .b_const = w, .b_scale = 1.0f, .bias = bias, .alpha = 1.0f};
+    df_dnnl_mm_rows r;
+    df_node n = {.name = "bucket_test", .op_type = "MatMulBias"};
+    df_error err = {0};
+    if (df_dnnl_mm_rows_create(&r, &sp, 8, &n, &err)) {
+        printf("  oneDNN refused (%s): nothing to check\n", err.msg);
+        goto done;
+    }
+    assert_int_equal(r.n, 4);
+    void *big = NULL;
+    assert_int_equal(dnnl_memory_get_data_handle(r.b[3].wei, &big), dnnl_success);
+    int shared = 0;
+    for (int i = 0; i < 3; i++) {
+        void *h = NULL;
+        assert_int_equal(dnnl_memory_get_data_handle(r.b[i].wei, &h), dnnl_success);
+        shared += h == big;
+    }
+    printf("  %d of 3 smaller buckets borrow the packed weights\n", shared);
+    void *scratch = r.scratch_bytes ? aligned_alloc(64, (r.scratch_bytes + 63) & ~(size_t)63) : NULL;
+    assert_int_equal(df_dnnl_mm_rows_exec(&r, 5 * U, a, NULL, c, scratch, &n, &err), DF_OK);
+    double md = 0;
+    for (int64_t i = 0; i < 5 * U; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double ref = bias[j];
+            for (int64_t k = 0; k < K; k++) ref += (double)a[i * K + k] * w[k * N + j];
+            md = fmax(md, fabs(ref - c[i * N + j]));
+        }
+    assert_true(md < 1e-4);
+    assert_int_equal(df_dnnl_mm_rows_exec(&r, 5 * U + 1, a, NULL, c, scratch, &n, &err), DF_ESHAPE);
+    free(scratch);
+    df_dnnl_mm_rows_destroy(&r);
+done:
+    free(w);
+    free(bias);
+    free(a);
+    free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fused),
         cmocka_unit_test(test_int8),
         cmocka_unit_test(test_unfused),
         cmocka_unit_test(test_bad_batches),
+        cmocka_unit_test(test_row_buckets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
