@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "dpuflow/base.h"
+#include "dpuflow/vart.h"
 #include "serve/serve_internal.h"
 
 const char *df_model_state_str(int s) {
@@ -56,8 +57,26 @@ static int role_of(const char *name, const char *ids_name) {
     return 0;
 }
 
-static df_status version_load(df_server *s, const df_registry *reg, const df_registry_entry *e, df_version **out,
-                              df_error *err) {
+/* What runs an fpga entry: the board's runtime (vart: one runner per DPU subgraph in each
+ * worker's session, the rest on the CPU) when its libraries load and the artifact is a .dfm
+ * with the vendor xmodel beside it; else the DPU simulator. */
+static const char *fpga_backend(const df_registry *reg, const df_registry_entry *e) {
+    char path[PATH_MAX], xm[PATH_MAX], why[512];
+    size_t n = strlen(e->artifact_path);
+    if (n < 4 || strcmp(e->artifact_path + n - 4, ".dfm") || !df_registry_resolve(reg, e->artifact_path, path, sizeof path) ||
+        !df_vart_xmodel_for(path, xm, sizeof xm))
+        return "dpu-sim";
+    if (!df_vart_available(why, sizeof why)) {
+        df_log(DF_LOG_INFO, "serve: %s@fpga: %s is there, but backend vart is unavailable (%s): serving on dpu-sim",
+               e->model_name, xm, why);
+        return "dpu-sim";
+    }
+    df_log(DF_LOG_INFO, "serve: %s@fpga: serving on vart (%s)", e->model_name, xm);
+    return "vart";
+}
+
+static df_status version_load(df_server *s, const df_registry *reg, const df_registry_entry *e, const char *fpga_be,
+                              df_version **out, df_error *err) {
     char path[PATH_MAX], tpath[PATH_MAX];
     if (!df_registry_resolve(reg, e->artifact_path, path, sizeof path))
         return df_error_set(err, DF_ERANGE, "artifact_path too long");
@@ -103,10 +122,12 @@ static df_status version_load(df_server *s, const df_registry *reg, const df_reg
      * oneDNN partitions for, so it must be the workers' (one thread). */
     omp_set_num_threads(1);
     const bool fpga = !strcmp(e->platform, "fpga");
+    /* vart runners take batch 1: larger sessions would only open runners to be refused. */
+    const int sizes = fpga && !strcmp(fpga_be, "vart") ? 1 : s->sess_sizes;
     for (int w = 0; w < s->o.workers; w++) {
-        for (int i = 0; i < s->sess_sizes; i++) {
+        for (int i = 0; i < sizes; i++) {
             df_session_opts so = {.threads = 1, .batch = (int64_t)1 << i, .seq = v->seq,
-                                  .backend = fpga ? "dpu-sim" : NULL};
+                                  .backend = fpga ? fpga_be : NULL};
             if (i == 0 && !fpga && s->o.max_batch > 1 && (w == 0 || v->var_max)) so.max_batch = s->o.max_batch;
             df_session *ss = NULL;
             df_error e2 = {0};
@@ -200,7 +221,7 @@ df_model *df_pool_find(df_server *s, const char *name, const char *platform) {
     return NULL;
 }
 
-static df_model *model_get(df_server *s, const df_registry_entry *e, df_error *err) {
+static df_model *model_get(df_server *s, const df_registry *reg, const df_registry_entry *e, df_error *err) {
     df_model *m = df_pool_find(s, e->model_name, e->platform);
     if (m) return m;
     int n = atomic_load(&s->n_models);
@@ -213,8 +234,11 @@ static df_model *model_get(df_server *s, const df_registry_entry *e, df_error *e
     m->srv = s;
     snprintf(m->name, sizeof m->name, "%s", e->model_name);
     snprintf(m->platform, sizeof m->platform, "%s", e->platform);
-    /* Without a board, fpga entries run on the DPU simulator: exact DPU numerics on the CPU. */
-    snprintf(m->label, sizeof m->label, "%s", !strcmp(e->platform, "fpga") ? "dpu-sim" : e->platform);
+    /* fpga entries run on vart with a board's runtime, else on the DPU simulator (exact DPU
+     * numerics on the CPU). Decided once, when the model first appears, so its responses and
+     * metrics keep one label; every later version loads on the same backend (a restart
+     * decides again). */
+    snprintf(m->label, sizeof m->label, "%s", !strcmp(e->platform, "fpga") ? fpga_backend(reg, e) : e->platform);
     atomic_store(&m->state, DF_MS_LOADING);
     if (df_sched_start_model(m, err)) {
         df_sched_stop_model(m);
@@ -244,7 +268,7 @@ static void set_reason(df_model *m, const char *fmt, const char *a, long long b)
 
 static void sync_entry(df_server *s, const df_registry *reg, const df_registry_entry *e) {
     df_error err = {0};
-    df_model *m = model_get(s, e, &err);
+    df_model *m = model_get(s, reg, e, &err);
     if (!m) {
         df_log(DF_LOG_ERROR, "serve: %s@%s: %s", e->model_name, e->platform, err.msg);
         return;
@@ -253,8 +277,8 @@ static void sync_entry(df_server *s, const df_registry *reg, const df_registry_e
     snprintf(m->task, sizeof m->task, "%s", e->task);
     m->entry_version = e->version;
     memcpy(m->entry_sha, e->sha256, sizeof m->entry_sha);
-    bool simulated = !strcmp(e->platform, "fpga");
-    if ((strcmp(e->platform, "cpu") && !simulated) || (simulated && s->o.no_dpu_sim)) {
+    bool simulated = !strcmp(e->platform, "fpga") && strcmp(m->label, "vart");
+    if ((strcmp(e->platform, "cpu") && strcmp(e->platform, "fpga")) || (simulated && s->o.no_dpu_sim)) {
         /* No backend for this platform: the entry is listed and routed, and requests for it
          * move on down their fallback list. */
         atomic_store(&m->state, DF_MS_UNAVAILABLE);
@@ -287,7 +311,7 @@ static void sync_entry(df_server *s, const df_registry *reg, const df_registry_e
     if (!m->cur) atomic_store(&m->state, DF_MS_LOADING);
     df_version *v = NULL;
     uint64_t t0 = df_now_ns();
-    if (version_load(s, reg, e, &v, &err)) {
+    if (version_load(s, reg, e, m->label, &v, &err)) {
         atomic_fetch_add(&m->load_failures, 1);
         pthread_mutex_lock(&m->mu);
         m->failed_version = e->version;
