@@ -140,6 +140,13 @@ static df_status open_graph(df_graph *g, const df_session_opts *o, const char *p
         st = df_graph_optimize(g, &oo, err);
     }
     if (st) {
+        /* A backend that read its own format (vart) may hold state for g until prepare
+         * claims it: hand it back now, before g's address can be reused by another graph. */
+        const df_backend *b = df_backend_find(o->backend);
+        if (b && b->load && b->release) {
+            df_plan unclaimed = {.graph = g};
+            b->release(&unclaimed);
+        }
         df_graph_free(g);
         if (path) df_error_prefix(err, "%s: ", path);
         return st;
