@@ -42,6 +42,7 @@ typedef struct df_model_config {
     char *calib_method;
     char *scale;           /* "float" | "pof2" */
     char *weights;         /* "per_channel" | "per_tensor" */
+    int weight_bits;       /* 8 (default) | 7: see df_quant_opts */
     double thr_cosine, thr_top1;
     char *platform;        /* "cpu" | "fpga" */
     char *arch;            /* NULL when absent */

@@ -63,6 +63,10 @@ typedef struct df_quant_opts {
     const char *scale;    /* "float" (default) | "pof2" */
     const char *weights;  /* "per_channel" (default for float) | "per_tensor" (forced by pof2) */
     int threads;          /* intra-op threads for the calibration runs; 0 = 1 */
+    /* 8 (0 = default): weights in [-127, 127]. 7: in [-64, 64] (ONNX Runtime's reduce_range),
+     * which CPUs without VNNI multiply exactly at twice the FP32 rate (ops/qgemm.h), for one
+     * bit of weight precision; validate shows what it costs. Float scales only. */
+    int weight_bits;
 } df_quant_opts;
 
 df_status df_quantize(const char *fp32_onnx, const char *calib_npz, const df_quant_opts *o, const char *out_dir,

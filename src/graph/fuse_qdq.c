@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/fuse_util.h"
 #include "graph/passes.h"
+#include "ops/qgemm.h"
 
 static bool is_op(const df_node *n, const char *op) {
     return !n->dead && !strcmp(n->op_type, op) && (!n->domain || !*n->domain || !strcmp(n->domain, "ai.onnx"));
@@ -270,6 +272,9 @@ df_status df_pass_fuse_qdq(df_graph *g, const df_optimize_opts *o, int *count, d
     for (int i = 0; i < n0; i++) {
         qdq_match m;
         if (!match_node(g, i, readers, &m)) continue;
+        if (o && o->int8_qgemm_only &&
+            !df_qgemm_takes(m.w_q->shape.dims[0], m.w_q->shape.dims[1], (const int8_t *)m.w_q->data))
+            continue;
         if ((st = rewrite(g, i, &m, err))) break;
         dq_touched[m.dq_node] = 1;
         (*count)++;
@@ -288,4 +293,27 @@ df_status df_pass_fuse_qdq(df_graph *g, const df_optimize_opts *o, int *count, d
     free(dq_touched);
     free(readers);
     return st;
+}
+
+/* Gelu(QMatMul(...)) -> QMatMul(activation = "gelu"): the int8 kernel applies it in its
+ * epilogue, saving a pass over the FFN's widest tensor (the FP32 path gets the same from
+ * matmul_bias). Runs after the gelu pass has turned the Erf pattern into Gelu. */
+static int match_qmm_gelu(df_graph *g, int i, const df_optimize_opts *o, df_error *err) {
+    (void)o;
+    const df_node *gl = &g->nodes[i];
+    if (strcmp(df_attr_string(gl, "approximate", "none"), "none") || gl->n_outputs != 1) return 0;
+    int x = gl->inputs[0], p = x >= 0 ? g->values[x].producer : -1;
+    if (p < 0 || g->nodes[p].dead || strcmp(g->nodes[p].op_type, "QMatMul") || df_fuse_uses(g, x) != 1) return 0;
+    const df_node *q = &g->nodes[p];
+    if (df_node_attr(q, "activation") || strcmp(df_attr_string(q, "round_mode", "onnx"), "onnx")) return 0;
+    if (df_fuse_attr_string(g, p, "activation", "gelu", err)) return -1;
+    int y = g->nodes[i].outputs[0];
+    g->nodes[p].outputs[0] = y;
+    g->values[y].producer = p;
+    df_fuse_kill(g, i);
+    return 1;
+}
+
+df_status df_pass_qmatmul_gelu(df_graph *g, const df_optimize_opts *o, int *count, df_error *err) {
+    return df_fuse_each(g, "Gelu", 1, match_qmm_gelu, o, count, err);
 }

@@ -13,6 +13,17 @@
 /* ops/qmatmul.c: whether int8 GEMMs beat FP32 ones on this CPU. */
 bool df_int8_gemm_pays_off(void);
 
+/* Without VNNI the AVX2 int8 kernel (ops/qgemm.h) still pays for 7-bit weights; DF_INT8=0 or
+ * DF_QGEMM=0 turn it off. */
+static bool qgemm_path(void) {
+#if defined(__AVX2__)
+    const char *i8 = getenv("DF_INT8"), *qg = getenv("DF_QGEMM");
+    return !(i8 && !strcmp(i8, "0")) && !(qg && !strcmp(qg, "0"));
+#else
+    return false;
+#endif
+}
+
 typedef struct pass_entry {
     df_pass pass;
     bool fusion;        /* skipped with o->no_fusion */
@@ -22,6 +33,7 @@ static const pass_entry passes[] = {
     {{"fuse_qdq", df_pass_fuse_qdq}, false}, /* first: QDQ MatMuls before any FP32 MatMul fusion */
     {{"layernorm", df_pass_layernorm}, true},
     {{"gelu", df_pass_gelu}, true},
+    {{"qmatmul_gelu", df_pass_qmatmul_gelu}, true},
     {{"attention", df_pass_attention}, true},
     {{"matmul_bias", df_pass_matmul_bias}, true},
     {{"embed_layernorm", df_pass_embed_layernorm}, true},
@@ -56,7 +68,10 @@ df_status df_graph_optimize(df_graph *g, const df_optimize_opts *o, df_error *er
     df_optimize_opts defaults = {0};
     if (!o) o = &defaults;
     df_optimize_opts effective = *o;
-    if (!df_int8_gemm_pays_off()) effective.no_int8 = true;
+    if (!df_int8_gemm_pays_off()) {
+        if (qgemm_path()) effective.int8_qgemm_only = true;
+        else effective.no_int8 = true;
+    }
     o = &effective;
     int total = 0;
     const char *only = getenv("DF_PASSES");

@@ -12,6 +12,9 @@ typedef struct df_optimize_opts {
     bool no_fusion;     /* keep the graph as exported (reference runs, debugging) */
     bool no_int8;       /* run QDQ graphs through the reference Q/DQ kernels */
     bool tanh_gelu;     /* allow the tanh GELU approximation (off: erf GELU only) */
+    /* Set by df_graph_optimize on CPUs without VNNI: only MatMuls whose int8 weights the AVX2
+     * kernel takes exactly (7-bit, ops/qgemm.h) become QMatMul; the rest run dequantized. */
+    bool int8_qgemm_only;
 } df_optimize_opts;
 
 /* One pass: returns how many rewrites it made in *count. */

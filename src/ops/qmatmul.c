@@ -27,6 +27,8 @@
 #include "dpuflow/base.h"
 #include "ops/dnnl_common.h"
 #include "ops/int8_dpu.h"
+#include "ops/nn_math.h"
+#include "ops/qgemm.h"
 #include "ops/op.h"
 
 enum { QMM_X, QMM_XS, QMM_XZP, QMM_W, QMM_WS, QMM_B };
@@ -68,6 +70,10 @@ typedef struct qmm_state {
     qmm_bucket bk[DF_MM_ROW_BUCKETS];
     dnnl_stream_t stream;
     size_t scratch_bytes;
+    /* AVX2 without VNNI and 7-bit weights: ops/qgemm.h instead of oneDNN. */
+    bool use_qgemm;
+    df_qgemm_b qg;
+    bool gelu;                 /* activation "gelu": erf GELU on the output (fuse_qdq.c) */
 } qmm_state;
 
 static bool is_dpu_mode(const df_node *n, df_status *st, df_error *err) {
@@ -92,6 +98,9 @@ static df_status qmm_infer(df_graph *g, df_node *n, df_error *err) {
     df_status st;
     bool dpu = is_dpu_mode(n, &st, err);
     if (st) return st;
+    const char *act = df_attr_string(n, "activation", "");
+    if (strcmp(act, "") && strcmp(act, "gelu"))
+        return df_node_error(err, DF_EINVAL, n, "activation '%s' is not \"\" or \"gelu\"", act);
     df_value *x = df_node_in(g, n, QMM_X), *xs = df_node_in(g, n, QMM_XS), *xz = df_node_in(g, n, QMM_XZP);
     df_value *w = df_node_in(g, n, QMM_W), *ws = df_node_in(g, n, QMM_WS), *b = df_node_in(g, n, QMM_B);
     if (!x || !xs || !w || !ws) return df_node_error(err, DF_EINVAL, n, "needs inputs x_q, x_scale, W_q and w_scale");
@@ -138,6 +147,7 @@ static void qmm_release(df_node *n) {
         if (bk->dst) dnnl_memory_destroy(bk->dst);
     }
     if (s->stream) dnnl_stream_destroy(s->stream);
+    df_qgemm_free(&s->qg);
     free(s->col_scale);
     free(s->bias);
     free(s->fix_w);
@@ -255,6 +265,8 @@ done:
 /* VNNI (vpdpbusd) accumulates u8 x s8 straight into int32: no saturation to avoid. */
 static bool has_vnni(void);
 
+bool df_int8_has_vnni(void) { return has_vnni(); }
+
 bool df_int8_gemm_pays_off(void) {
     /* Without VNNI the exact int8 GEMM needs the 7-bit weight split (two GEMMs) and measured
      * 2-3x slower than the FP32 GEMM on the same layer (docs/bench.md), so sessions run QDQ
@@ -332,6 +344,7 @@ static df_status qmm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
     s->N = w->shape.dims[1];
     s->M = s->K ? df_shape_numel(&x->shape) / s->K : 0;
     s->dpu = dpu;
+    s->gelu = !strcmp(df_attr_string(n, "activation", ""), "gelu");
     const int64_t N = s->N;
     const int64_t nws = df_shape_numel(&ws->shape);
     s->col_scale = malloc((size_t)(N > 0 ? N : 1) * sizeof(float));
@@ -379,6 +392,14 @@ static df_status qmm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
     }
     if (s->M * s->K * N == 0 || getenv("DF_INT8_LOOP")) return DF_OK;
     df_error e2 = {0};
+    const char *qg_env = getenv("DF_QGEMM");
+    if (!has_vnni() && !(qg_env && !strcmp(qg_env, "0")) && df_qgemm_takes(s->K, N, w->data)) {
+        if (df_qgemm_pack(&s->qg, s->K, N, w->data, &e2)) return df_node_error(err, DF_ENOMEM, n, "%s", e2.msg);
+        s->use_qgemm = true;
+        /* An int8 x is shifted to uint8 (x ^ 0x80 = x + 128) into scratch, once per run. */
+        *scratch_bytes = x->dtype == DF_I8 ? (size_t)(s->M * s->K) : 0;
+        return DF_OK;
+    }
     /* No oneDNN kernel (an unusual build): the int32 loop below still gives exact results. */
     if (qmm_dnnl_create(s, df_node_max_batch(g, n, QMM_X), x->dtype == DF_U8 ? dnnl_u8 : dnnl_s8, w->data, n, &e2)) {
         df_log(DF_LOG_DEBUG, "%s", e2.msg);
@@ -424,11 +445,42 @@ static void qmm_loop(const qmm_state *s, const df_tensor *x, const int8_t *w, fl
     }
 }
 
+static void gelu_inplace(float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = 0.5f * y[i] * (1.0f + df_fast_erff(y[i] * 0.70710678118654752f));
+}
+
+static df_status qmm_run_core(const df_kernel_args *a);
+
 static df_status qmm_run(const df_kernel_args *a) {
+    df_status st = qmm_run_core(a);
+    const qmm_state *s = a->node->state;
+    /* The AVX2 kernel applies a fused GELU in its epilogue; the other paths do it here. */
+    if (!st && s && s->gelu && !s->use_qgemm) gelu_inplace(a->out[0]->data, df_shape_numel(&a->out[0]->shape));
+    return st;
+}
+
+static df_status qmm_run_core(const df_kernel_args *a) {
     qmm_state *s = a->node->state;
     if (!s) return df_node_error(a->err, DF_EINTERNAL, a->node, "QMatMul was not prepared");
     df_tensor *y = a->out[0];
     if (y->nbytes == 0) return DF_OK;
+    if (s->use_qgemm) {
+        const df_tensor *x = a->in[QMM_X];
+        const int64_t rows = df_shape_numel(&x->shape) / s->K;
+        const uint8_t *xu = x->data;
+        int32_t zp = s->x_zp;
+        if (x->dtype == DF_I8) {
+            if (a->scratch_size < (size_t)(rows * s->K))
+                return df_node_error(a->err, DF_EINTERNAL, a->node, "scratch too small");
+            uint8_t *dst = a->scratch;
+            const uint8_t *src = x->data;
+            for (int64_t i = 0; i < rows * s->K; i++) dst[i] = src[i] ^ 0x80u;
+            xu = dst;
+            zp += 128;
+        }
+        df_qgemm_run(&s->qg, rows, xu, s->K, zp, s->col_scale, s->bias, s->gelu, y->data, s->N, a->threads);
+        return DF_OK;
+    }
     if (s->use_dnnl) {
         const int64_t rows = df_shape_numel(&a->in[QMM_X]->shape) / s->K;
         const int64_t m = s->n_buckets > 1 ? rows / s->unit_M : 1;

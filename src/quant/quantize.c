@@ -44,6 +44,7 @@ typedef struct qctx {
     double pct;
     int bins;
     bool pof2, per_channel;
+    int weight_qmax;          /* 127, or 64 for 7-bit weights */
     df_graph *g;
     obs *obs;
     int n_obs;
@@ -337,11 +338,13 @@ static df_status quantize_const(qctx *c, int ni, int slot, bool bias, int axis, 
         scales[0] = ldexpf(1.0f, -fp);
         for (size_t i = 0; i < n; i++) q[i] = df_pof2_quant_weight(x[i], fp);
     } else {
-        for (int64_t k = 0; k < ch; k++) scales[k] = amax[k] > 0 ? (float)(amax[k] / 127.0) : 1.0f;
+        /* Biases keep 8 bits: they are added in float and never reach the int8 GEMM. */
+        const int qmax = bias ? 127 : c->weight_qmax, qmin = qmax == 127 ? -128 : -qmax;
+        for (int64_t k = 0; k < ch; k++) scales[k] = amax[k] > 0 ? (float)(amax[k] / qmax) : 1.0f;
         for (size_t i = 0; i < n; i++) {
             int64_t k = per_channel ? (int64_t)(i / (size_t)inner) % ch : 0;
             float v = nearbyintf(x[i] / scales[k]); /* half to even, as QuantizeLinear would */
-            q[i] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
+            q[i] = (int8_t)(v > qmax ? qmax : v < qmin ? qmin : v);
         }
     }
     int qv, sv, zv, dqv;
@@ -470,6 +473,11 @@ df_status df_quantize(const char *fp32_onnx, const char *calib_npz, const df_qua
     c.pof2 = !strcmp(scale, "pof2");
     /* The DPU's weights are per-tensor power-of-two: per-channel has no meaning there. */
     c.per_channel = !c.pof2 && !strcmp(weights, "per_channel");
+    if (o->weight_bits != 0 && o->weight_bits != 7 && o->weight_bits != 8)
+        return df_error_set(err, DF_EINVAL, "weight bits %d is not 7 or 8", o->weight_bits);
+    if (o->weight_bits == 7 && c.pof2)
+        return df_error_set(err, DF_EINVAL, "7-bit weights are for float scales; pof2 (DPU) weights are 8-bit");
+    c.weight_qmax = o->weight_bits == 7 ? 64 : 127; /* 64: the exact-sum bound of ops/qgemm.h */
     int threads = o->threads > 0 ? o->threads : 1;
 
     qx_rows rows;

@@ -100,6 +100,30 @@ assert ws and all(isinstance(t['scale'], list) and t['axis'] in (0, 1) for t in 
 "
 fi
 
+# 7-bit weights: every weight in [-64, 64], validate still passes, and on a CPU without VNNI
+# the session runs them on the AVX2 int8 kernel (QMatMul, GELU fused in) instead of dequantizing.
+run "quantize --weight-bits 7" \
+  "$bin" quantize "$model" --calib "$tmp/calib.npz" --weight-bits 7 --out-dir "$tmp/q_w7"
+if [ "$have_py" = 1 ]; then
+  run "7-bit weights stay in [-64, 64]" "$py" -c "
+import onnx, numpy as np
+from onnx import numpy_helper
+m = onnx.load('$tmp/q_w7/deploy_model.onnx')
+ws = [numpy_helper.to_array(t) for t in m.graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2]
+assert ws and all(int(np.abs(w.astype(np.int32)).max()) <= 64 for w in ws), [int(np.abs(w.astype(np.int32)).max()) for w in ws]
+"
+fi
+run "validate 7-bit weights" "$bin" validate "$model" "$tmp/q_w7/deploy_model.onnx" --calib "$tmp/calib.npz"
+if ! grep -qw vnni /proc/cpuinfo && grep -qw avx2 /proc/cpuinfo; then
+  "$bin" inspect "$tmp/q_w7/deploy_model.onnx" --seq 16 --passes >"$tmp/out" 2>&1
+  if grep -qE "^  QMatMul +[1-9]" "$tmp/out" && grep -qE "qmatmul_gelu +[1-9]" "$tmp/out"; then
+    ok "7-bit weights run as QMatMul with GELU fused on this CPU"
+  else bad "7-bit weights are not on the int8 kernel"; sed 's/^/    /' "$tmp/out"; fi
+fi
+if "$bin" quantize "$model" --calib "$tmp/calib.npz" --weight-bits 6 --out-dir "$tmp/q_w6" 2>"$tmp/err"; then
+  bad "--weight-bits 6 is refused"
+else grep -q "weight-bits" "$tmp/err" && ok "--weight-bits 6 is refused" || bad "--weight-bits 6 message"; fi
+
 # bad input
 printf '\n \n' >"$tmp/empty.txt"
 if "$bin" calibrate --model "$model" --tokenizer "$vocab" --corpus "$tmp/empty.txt" --out "$tmp/x.npz" 2>"$tmp/err"; then

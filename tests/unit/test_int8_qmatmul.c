@@ -121,6 +121,7 @@ typedef struct qdq_spec {
     bool gemm_transb;     /* Gemm(transB=1) with C instead of MatMul */
     bool bias_add;        /* MatMul followed by Add(bias) */
     bool consumers3;      /* three MatMuls share the activation Q/DQ */
+    bool w7;              /* 7-bit weights in [-64, 64]: the AVX2 kernel's range (ops/qgemm.h) */
     /* near misses */
     int w_zp_nonzero;     /* weight zero point 1 */
     bool w_axis_wrong;    /* per-channel scales along the wrong axis */
@@ -168,7 +169,8 @@ static df_graph *qdq_graph(const qdq_spec *sp) {
         int64_t wd[2] = {sp->gemm_transb ? N : K, sp->gemm_transb ? K : N};
         int64_t nd[1] = {N};
         int8_t *w = malloc((size_t)(K * N));
-        for (int64_t i = 0; i < K * N; i++) w[i] = (int8_t)((int)(rnd() % 255) - 127);
+        for (int64_t i = 0; i < K * N; i++)
+            w[i] = sp->w7 ? (int8_t)((int)(rnd() % 129) - 64) : (int8_t)((int)(rnd() % 255) - 127);
         float *ws = malloc(sizeof(float) * (size_t)(N > K ? N : K));
         for (int64_t j = 0; j < N || j < K; j++) ws[j] = 0.001f * (float)(1 + rnd() % 20);
         int8_t *wz = calloc((size_t)(N > K ? N : K), 1);
@@ -274,6 +276,22 @@ static void test_pass_fires_matmul(void **state) {
     sp.u8 = true;
     assert_true(run_both(&sp, &fused) < 1e-5);
     assert_int_equal(fused, 1);
+}
+
+/* 7-bit weights take the AVX2 kernel (where built): odd M and N exercise the partial tiles,
+ * u8 the zero point, s8 the shift to u8; the result is the exact int32 sum either way. */
+static void test_qgemm_path(void **state) {
+    (void)state;
+    int fused = -1;
+    const qdq_spec specs[] = {{.M = 5, .K = 48, .N = 40, .w7 = true},
+                              {.M = 5, .K = 48, .N = 40, .w7 = true, .u8 = true},
+                              {.M = 64, .K = 312, .N = 17, .w7 = true, .bias_add = true, .u8 = true},
+                              {.M = 1, .K = 4, .N = 1, .w7 = true},
+                              {.M = 3, .K = 30, .N = 9, .w7 = true, .u8 = true}}; /* K % 4: oneDNN */
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        assert_true(run_both(&specs[i], &fused) < 1e-5);
+        assert_int_equal(fused, 1);
+    }
 }
 
 static void test_pass_bias_gemm_shared(void **state) {
@@ -429,8 +447,8 @@ static void model_int8_vs_reference(const char *file, size_t *fused_out, double 
 static void test_fixture_models(void **state) {
     (void)state;
     const char *files[] = {"bert_tiny_qdq_s8.onnx", "bert_tiny_qdq_u8.onnx", "xlmr_tiny_qdq_s8.onnx",
-                           "xlmr_tiny_qdq_u8.onnx"};
-    for (size_t i = 0; i < 4; i++) {
+                           "xlmr_tiny_qdq_u8.onnx", "bert_tiny_qdq_w7.onnx"};
+    for (size_t i = 0; i < 5; i++) {
         size_t fused = 0;
         double d = 0;
         model_int8_vs_reference(files[i], &fused, &d);
@@ -450,6 +468,7 @@ int main(void) {
         cmocka_unit_test(test_dpu_requant_and_fix),
         cmocka_unit_test(test_pass_fires_matmul),
         cmocka_unit_test(test_pass_bias_gemm_shared),
+        cmocka_unit_test(test_qgemm_path),
         cmocka_unit_test(test_pass_near_misses),
         cmocka_unit_test(test_qmatmul_dpu_mode),
         cmocka_unit_test(test_fixture_models),
