@@ -15,6 +15,7 @@
 #                       plan the server loads, run at this batch
 #   dpuflow INT8        the same on dpuflow's QDQ deploy_model.onnx (dpuflow calibrate +
 #                       quantize on the batch-1 model, re-pinned to batch B by pin_batch.py)
+#   dpuflow INT8 w7     the same quantized with --weight-bits 7 (the AVX2 int8 kernel's range)
 #   ORT FP32 / INT8 QDQ node tests/peers/ort_run.mjs bench on the FP32 file / the QDQ file
 #   ORT INT8 dynamic    the same on make_dynamic_int8.py's DynamicQuantizeLinear+MatMulInteger
 #   PyTorch FP32 / INT8 bench/peers/torch_bench.py (same module and weights; quantize_dynamic)
@@ -96,15 +97,19 @@ PYEOF
   fi
   if [ -f "$vocab" ]; then calib_note="dpuflow calibrate, built-in corpus, tokenized with $vocab (50 rows)"
   else calib_note="random ids in [1000, 21128) (no vocab at $vocab), 50 rows"; fi
-  local qdir="$mdir/${m}_s${seq}_op${opset}_int8"
+  local qdir="$mdir/${m}_s${seq}_op${opset}_int8" q7dir="$mdir/${m}_s${seq}_op${opset}_int8w7"
   if [ ! -f "$qdir/deploy_model.onnx" ]; then
     "$bin" quantize "$b1" --calib "$calib" --out-dir "$qdir" >&2 || return 1
+  fi
+  if [ ! -f "$q7dir/deploy_model.onnx" ]; then
+    "$bin" quantize "$b1" --calib "$calib" --weight-bits 7 --out-dir "$q7dir" >&2 || return 1
   fi
   local b
   for b in $batches; do
     local f="$mdir/${m}_b${b}_s${seq}_op${opset}"
     [ -f "$f.onnx" ] || return 1
     [ -f "${f}_qdq.onnx" ] || "$py" bench/peers/pin_batch.py "$qdir/deploy_model.onnx" "${f}_qdq.onnx" "$b" >/dev/null || return 1
+    [ -f "${f}_qdq7.onnx" ] || "$py" bench/peers/pin_batch.py "$q7dir/deploy_model.onnx" "${f}_qdq7.onnx" "$b" >/dev/null || return 1
     [ -f "${f}_dynq.onnx" ] || "$py" bench/peers/make_dynamic_int8.py "$f.onnx" "${f}_dynq.onnx" >/dev/null || return 1
   done
 }
@@ -118,7 +123,7 @@ results="$tmp/results.tsv"   # model batch threads engine round p50 p90 min
 
 field_of() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\([0-9.eE+-]*\).*/\1/p" | tail -n 1; }
 
-engines="df_fp32 df_var df_int8 ort_fp32 ort_qdq ort_dyn torch_fp32 torch_int8"
+engines="df_fp32 df_var df_int8 df_int8w7 ort_fp32 ort_qdq ort_dyn torch_fp32 torch_int8"
 for m in $models_list; do
   if ! prep "$m"; then echo "run.sh: could not prepare the $m models" >&2; continue; fi
   for b in $batches; do
@@ -139,6 +144,7 @@ for m in $models_list; do
             df_fp32) cmd=("${dfc[@]}" "$f.onnx") ;;
             df_var) cmd=("${dfc[@]}" --max-batch 32 "$mdir/${m}_b1_s${seq}_op${opset}.onnx") ;;
             df_int8) cmd=("${dfc[@]}" "${f}_qdq.onnx") ;;
+            df_int8w7) cmd=("${dfc[@]}" "${f}_qdq7.onnx") ;;
             ort_fp32) cmd=("${ortc[@]}" "$f.onnx") ;;
             ort_qdq) cmd=("${ortc[@]}" "${f}_qdq.onnx") ;;
             ort_dyn) cmd=("${ortc[@]}" "${f}_dynq.onnx") ;;

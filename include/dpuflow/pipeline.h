@@ -6,7 +6,7 @@
  *   model_path (required: an HF folder or an .onnx file), config_path, tokenizer (required),
  *   task (required), input_shape ([1, 64]), output,
  *   calibration {corpus, samples 50, method "percentile" | "minmax" | "entropy" | "mse"},
- *   quantization {scale "float" | "pof2", weights "per_channel" | "per_tensor",
+ *   quantization {scale "float" | "pof2", weights "per_channel" | "per_tensor", weight_bits 8 | 7,
  *                 thresholds {cosine 0.99, top1 0.99}},
  *   target {platform "cpu" | "fpga", arch, opt_level 2, batch 1,
  *           toolchain "builtin" | "vitis" | "auto", vai_q_onnx, vai_c_xir, tool_timeout_s 3600},
