@@ -4,6 +4,13 @@
  * Where each number comes from (also in docs/fpga.md, "Profiles" and "Cost model"):
  *  - cores, clocks and the ZCU104 fingerprint: issue 6's profile table (the Vitis AI DPU
  *    TRD defaults for those boards);
+ *  - the ZCU102 and KV260 fingerprints, from public user reports, not the vendor's own files:
+ *    a fingerprint encodes the DPU configuration, not the board, and both boards carry
+ *    DPUCZDX8G_ISA1_B4096. Vitis AI 3.x's arch.json for that configuration is
+ *    0x101000056010407 (what ZCU102 builds use); the KV260 starter-kit images carry the
+ *    Vitis AI 2.5 generation of the IP, which `xdputil query` reports as 0x101000016010407,
+ *    and xmodels for it must be compiled against that value (a 3.x fingerprint is rejected
+ *    there). Both decode to ARCH 7 = B4096;
  *  - ARCH = fp & 0xF and the PP / ICP = OCP tables: issue 6 (the DPUCZDX8G fingerprint
  *    layout); peak ops/cycle = PP * ICP * OCP * 2, the "B<n>" in the DPU's name (PG338);
  *  - conv engine limits (kernel 1-16, stride 1-8, channel parallel 16, bank depth 2048,
@@ -31,7 +38,7 @@ static const int ARCH_CP[12] = {8, 10, 8, 12, 10, 12, 14, 16, 4, 6, 8, 4};
 
 typedef struct board {
     const char *name;
-    uint64_t fingerprint; /* 0: not given by the issue; the DPU size is then B4096 (ARCH 7) */
+    uint64_t fingerprint;
     int arch;
     int cores;
     double clock_mhz;
@@ -40,8 +47,8 @@ typedef struct board {
 
 static const board BOARDS[] = {
     {"DPUCZDX8G/ZCU104", 0x101000056010407ull, 7, 2, 300.0, 21.3},
-    {"DPUCZDX8G/ZCU102", 0, 7, 3, 281.0, 21.3},
-    {"DPUCZDX8G/KV260", 0, 7, 1, 300.0, 19.2},
+    {"DPUCZDX8G/ZCU102", 0x101000056010407ull, 7, 3, 281.0, 21.3},
+    {"DPUCZDX8G/KV260", 0x101000016010407ull, 7, 1, 300.0, 19.2},
 };
 #define N_BOARDS (sizeof BOARDS / sizeof BOARDS[0])
 

@@ -35,8 +35,14 @@ static void test_fingerprint_zcu104(void **state) {
     assert_int_equal(df_fpga_profile_get("DPUCZDX8G/ZCU102", &p, &err), DF_OK);
     assert_int_equal(p.cores, 3);
     assert_true(p.clock_mhz == 281.0);
+    assert_true(p.fingerprint == 0x101000056010407ull); /* B4096, Vitis AI 3.x arch.json */
     assert_int_equal(df_fpga_profile_get("DPUCZDX8G/KV260", &p, &err), DF_OK);
     assert_int_equal(p.cores, 1);
+    assert_true(p.fingerprint == 0x101000016010407ull); /* B4096, the starter kit's 2.5-era IP */
+    /* Both decode to the profile's DPU size. */
+    df_fpga_profile d;
+    assert_int_equal(df_fpga_decode_fingerprint(p.fingerprint, &d, &err), DF_OK);
+    assert_int_equal(df_fpga_peak_ops_per_cycle(&d), 4096);
     assert_int_equal(df_fpga_profile_get(NULL, &p, &err), DF_OK);
     assert_string_equal(p.name, "DPUCZDX8G/ZCU104");
     assert_int_not_equal(df_fpga_profile_get("DPUCZDX8G/ZCU999", &p, &err), DF_OK);
