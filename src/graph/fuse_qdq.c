@@ -272,8 +272,9 @@ df_status df_pass_fuse_qdq(df_graph *g, const df_optimize_opts *o, int *count, d
     for (int i = 0; i < n0; i++) {
         qdq_match m;
         if (!match_node(g, i, readers, &m)) continue;
+        /* The value range is the same in either layout; the K % 4 rule is on K itself. */
         if (o && o->int8_qgemm_only &&
-            !df_qgemm_takes(m.w_q->shape.dims[0], m.w_q->shape.dims[1], (const int8_t *)m.w_q->data))
+            (m.K % 4 || !df_qgemm_takes(m.w_q->shape.dims[0] * m.w_q->shape.dims[1], 1, (const int8_t *)m.w_q->data)))
             continue;
         if ((st = rewrite(g, i, &m, err))) break;
         dq_touched[m.dq_node] = 1;

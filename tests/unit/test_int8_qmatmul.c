@@ -287,6 +287,7 @@ static void test_qgemm_path(void **state) {
                               {.M = 5, .K = 48, .N = 40, .w7 = true, .u8 = true},
                               {.M = 64, .K = 312, .N = 17, .w7 = true, .bias_add = true, .u8 = true},
                               {.M = 1, .K = 4, .N = 1, .w7 = true},
+                              {.M = 4, .K = 32, .N = 7, .w7 = true, .gemm_transb = true},
                               {.M = 3, .K = 30, .N = 9, .w7 = true, .u8 = true}}; /* K % 4: oneDNN */
     for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
         assert_true(run_both(&specs[i], &fused) < 1e-5);
