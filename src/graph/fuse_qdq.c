@@ -306,7 +306,10 @@ static int match_qmm_gelu(df_graph *g, int i, const df_optimize_opts *o, df_erro
     int x = gl->inputs[0], p = x >= 0 ? g->values[x].producer : -1;
     if (p < 0 || g->nodes[p].dead || strcmp(g->nodes[p].op_type, "QMatMul") || df_fuse_uses(g, x) != 1) return 0;
     const df_node *q = &g->nodes[p];
-    if (df_node_attr(q, "activation") || strcmp(df_attr_string(q, "round_mode", "onnx"), "onnx")) return 0;
+    /* A DPU conv (fpga artifact) has no GELU engine: the GELU stays on the CPU side. */
+    if (df_node_attr(q, "activation") || df_node_attr(q, "dpu_subgraph") ||
+        strcmp(df_attr_string(q, "round_mode", "onnx"), "onnx"))
+        return 0;
     if (df_fuse_attr_string(g, p, "activation", "gelu", err)) return -1;
     int y = g->nodes[i].outputs[0];
     g->nodes[p].outputs[0] = y;
