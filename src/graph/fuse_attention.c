@@ -4,7 +4,10 @@
  *   v = Transpose(Reshape(Add(MatMul(X, Wv), bv), [B,S,nh,d]), [0,2,1,3])
  *   p = Softmax(Div(MatMul(q, k), c) [+ mask bias M [B|1,1,1,S]], axis=-1)   (or Mul by 1/c)
  *   Y = Reshape(Transpose(MatMul(p, v), [0,2,1,3]), [B,S,nh*d])
- * -> Attention(X, [Wq|Wk|Wv], [bq|bk|bv], M) (ai.dpuflow). The mask bias stays a graph value:
+ * -> Attention(X, [Wq|Wk|Wv], [bq|bk|bv], M) (ai.dpuflow). In an INT8 graph fuse_qdq has already
+ * made each projection a QMatMul(x_q, ..., W, w_scale, bias); when the three share x_q they
+ * merge into one QMatMul over [Wq|Wk|Wv] and AttentionCore(QKV, M) does the rest, so the
+ * projections stay int8 and the attention still runs as one blocked kernel. The mask bias stays a graph value:
  * the exporter's Unsqueeze/Cast/Sub/Mul that build it from attention_mask run once per model
  * on B*S elements and are shared by every layer; the op reads it as one row per batch. */
 #include <stdlib.h>
@@ -15,8 +18,23 @@
 
 typedef struct proj {
     int w, b;                /* constant weight [H,A] and bias [A] */
+    int qmm;                 /* the projection's QMatMul node (int8), or -1 (float MatMul + Add) */
     int dead[5], ndead;
 } proj;
+
+/* An int8 projection fuse_qdq made: QMatMul(x_q, x_scale, x_zp, W_q [H,A], w_scale, bias [A]),
+ * plain (no activation, not a DPU conv). */
+static bool qmm_proj(const df_graph *g, int node, int64_t A) {
+    const df_node *q = &g->nodes[node];
+    if (q->dead || strcmp(q->op_type, "QMatMul") || !q->domain || strcmp(q->domain, DF_FUSED_DOMAIN) ||
+        q->n_inputs != 6 || df_node_attr(q, "activation") || df_node_attr(q, "dpu_subgraph") ||
+        df_node_attr(q, "round_mode"))
+        return false;
+    const df_value *w = df_node_in(g, q, 3), *ws = df_node_in(g, q, 4), *b = df_node_in(g, q, 5);
+    return w && w->has_const && w->dtype == DF_I8 && w->shape.rank == 2 && w->shape.dims[1] == A && ws &&
+           ws->has_const && ws->dtype == DF_F32 && (df_shape_numel(&ws->shape) == 1 || df_shape_numel(&ws->shape) == A) &&
+           b && b->has_const && b->dtype == DF_F32 && df_shape_numel(&b->shape) == A;
+}
 
 static bool perm_is(const df_node *n, const int64_t *p) {
     size_t c = 0;
@@ -34,6 +52,22 @@ static bool match_proj(const df_graph *g, int v, int reader, int *x, const df_sh
     if (rs < 0 || !df_fuse_same_shape(&g->values[v].shape, hs)) return false;
     int a = g->nodes[rs].inputs[0];
     if (df_fuse_sole_user(g, a, "Reshape") != rs) return false;
+    int64_t A_ = hs->dims[2] * hs->dims[3];
+    int qp = g->values[a].producer;
+    if (qp >= 0 && qmm_proj(g, qp, A_)) {
+        const df_node *q = &g->nodes[qp];
+        int xi = q->inputs[0];
+        const df_value *xv = &g->values[xi];
+        if ((*x >= 0 && xi != *x) || xv->shape.rank != 3 || xv->shape.dims[0] != hs->dims[0] ||
+            xv->shape.dims[1] != hs->dims[1] || df_node_in(g, q, 3)->shape.dims[0] != xv->shape.dims[2])
+            return false;
+        *x = xi;
+        pr->qmm = qp;
+        pr->dead[pr->ndead++] = rs;
+        pr->dead[pr->ndead++] = qp;
+        return true;
+    }
+    pr->qmm = -1;
     int ad = df_fuse_producer(g, a, "Add");
     if (ad < 0) return false;
     const df_node *an = &g->nodes[ad];
@@ -63,6 +97,65 @@ static bool match_proj(const df_graph *g, int v, int reader, int *x, const df_sh
     pr->dead[pr->ndead++] = ad;
     pr->dead[pr->ndead++] = mm;
     return true;
+}
+
+/* The int8 form: one QMatMul over [Wq|Wk|Wv] (per-column scales, biases concatenated) into a
+ * fresh QKV value, then AttentionCore. The three must share x_q's scale and zero point. */
+static int fuse_int8(df_graph *g, int si, const proj *const pp[3], int x, int64_t H, int64_t A, int64_t B, int64_t S,
+                     int64_t nh, float scale, int mask, int out, const int *dead, int nd, df_error *err) {
+    const df_node *q0 = &g->nodes[pp[0]->qmm];
+    for (int t = 1; t < 3; t++) {
+        const df_node *qt = &g->nodes[pp[t]->qmm];
+        if (qt->inputs[1] != q0->inputs[1] || qt->inputs[2] != q0->inputs[2]) return 0;
+    }
+    df_tensor w = {0}, ws = {0}, b = {0};
+    df_shape wsh = {.rank = 2, .dims = {H, 3 * A}}, vsh = {.rank = 1, .dims = {3 * A}};
+    if (df_tensor_alloc(&w, DF_I8, &wsh, err) || df_tensor_alloc(&ws, DF_F32, &vsh, err) ||
+        df_tensor_alloc(&b, DF_F32, &vsh, err)) {
+        df_tensor_free(&w);
+        df_tensor_free(&ws);
+        return -1;
+    }
+    int8_t *wd = w.data;
+    float *sd = ws.data, *bd = b.data;
+    for (int t = 0; t < 3; t++) {
+        const df_node *qt = &g->nodes[pp[t]->qmm];
+        const df_value *wt = df_node_in(g, qt, 3), *st = df_node_in(g, qt, 4), *bt = df_node_in(g, qt, 5);
+        const int8_t *src = wt->value.data;
+        for (int64_t r = 0; r < H; r++) memcpy(wd + r * 3 * A + t * A, src + r * A, (size_t)A);
+        bool per_tensor = df_shape_numel(&st->shape) == 1;
+        for (int64_t j = 0; j < A; j++) sd[t * A + j] = ((const float *)st->value.data)[per_tensor ? 0 : j];
+        memcpy(bd + t * A, bt->value.data, (size_t)A * sizeof(float));
+    }
+    int wv = df_fuse_new_const(g, "attn_qkv_weight_q", &w);
+    int sv = wv < 0 ? -1 : df_fuse_new_const(g, "attn_qkv_weight_scale", &ws);
+    int bv = sv < 0 ? -1 : df_fuse_new_const(g, "attn_qkv_bias", &b);
+    int qkv = bv < 0 ? -1 : df_fuse_new_value(g, "attn_qkv");
+    if (qkv < 0) {
+        df_tensor_free(&w);
+        df_tensor_free(&ws);
+        df_tensor_free(&b);
+        return df_error_set(err, DF_ENOMEM, "out of memory packing attention weights"), -1;
+    }
+    /* Later passes in this round read shapes before the final re-inference. */
+    g->values[qkv].dtype = DF_F32;
+    g->values[qkv].shape = (df_shape){.rank = 3, .dims = {B, S, 3 * A}};
+    g->values[qkv].shape_known = true;
+    char name[256];
+    snprintf(name, sizeof name, "%s_QKV", g->nodes[si].name);
+    const df_node *q = &g->nodes[pp[0]->qmm];
+    int qin[6] = {x, q->inputs[1], q->inputs[2], wv, sv, bv};
+    int qn = df_fuse_add_node(g, "QMatMul", DF_FUSED_DOMAIN, name, qin, 6, &qkv, 1, err);
+    if (qn < 0) return -1;
+    snprintf(name, sizeof name, "%s_AttentionCore", g->nodes[si].name);
+    int cin[2] = {qkv, mask};
+    int cn = df_fuse_add_node(g, "AttentionCore", DF_FUSED_DOMAIN, name, cin, mask >= 0 ? 2 : 1, &out, 1, err);
+    if (cn < 0 || df_fuse_attr_int(g, cn, "num_heads", nh, err) || df_fuse_attr_float(g, cn, "scale", scale, err))
+        return -1;
+    for (int k = 0; k < nd; k++) df_fuse_kill(g, dead[k]);
+    for (int t = 0; t < 3; t++)
+        for (int k = 0; k < pp[t]->ndead; k++) df_fuse_kill(g, pp[t]->dead[k]);
+    return 1;
 }
 
 static int match_one(df_graph *g, int si, const df_optimize_opts *o, df_error *err) {
@@ -163,6 +256,10 @@ static int match_one(df_graph *g, int si, const df_optimize_opts *o, df_error *e
     if (os->rank != 3 || os->dims[0] != B || os->dims[1] != S || os->dims[2] != A) return 0;
     dead[nd++] = ot;
     dead[nd++] = orr;
+    if (pq.qmm >= 0 || pk.qmm >= 0 || pv.qmm >= 0) {
+        if (pq.qmm < 0 || pk.qmm < 0 || pv.qmm < 0) return 0;
+        return fuse_int8(g, si, (const proj *[3]){&pq, &pk, &pv}, x, H, A, B, S, nh, scale, mask, out, dead, nd, err);
+    }
     /* Packed weights: row r of W is [Wq[r,:] | Wk[r,:] | Wv[r,:]]. */
     df_tensor w = {0}, b = {0};
     df_shape ws = {.rank = 2, .dims = {H, 3 * A}}, bs = {.rank = 1, .dims = {3 * A}};

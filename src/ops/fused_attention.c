@@ -290,3 +290,94 @@ const df_op_def df_op_Attention = {
     .no_fold = 1,
     .var_rows = attn_var_rows,
 };
+
+/* AttentionCore (ai.dpuflow): the same attention from an already projected QKV [B,S,3A]
+ * (Q|K|V columns, biases added), optional mask bias [B|1,1,1,S]; attributes num_heads and
+ * scale. What the attention pass makes when the projections are int8 (QMatMul): the three
+ * merge into one QMatMul with [Wq|Wk|Wv], and this runs the per-(batch, head) blocks. */
+static df_status core_check(const df_graph *g, const df_node *n, df_error *err) {
+    const df_value *q = df_node_in(g, n, 0), *m = df_node_in(g, n, 1);
+    int64_t nh = df_attr_int(n, "num_heads", 0);
+    if (!q || q->dtype != DF_F32 || (m && m->dtype != DF_F32))
+        return df_node_error(err, DF_ETYPE, n, "inputs must be float32");
+    if (q->shape.rank != 3 || nh <= 0 || q->shape.dims[2] % (3 * nh))
+        return df_node_error(err, DF_ESHAPE, n, "expects QKV [B,S,3A] with A divisible by num_heads");
+    if (m) {
+        const df_shape *ms = &m->shape;
+        if (ms->rank != 4 || (ms->dims[0] != 1 && ms->dims[0] != q->shape.dims[0]) || ms->dims[1] != 1 ||
+            ms->dims[2] != 1 || ms->dims[3] != q->shape.dims[1])
+            return df_node_error(err, DF_ESHAPE, n, "mask bias '%s' must be [B or 1, 1, 1, S]", m->name);
+    }
+    return DF_OK;
+}
+
+static df_status core_infer(df_graph *g, df_node *n, df_error *err) {
+    df_status st = core_check(g, n, err);
+    if (st) return st;
+    df_shape s = df_node_in(g, n, 0)->shape;
+    s.dims[2] /= 3;
+    df_set_out(g, n, 0, DF_F32, &s);
+    return DF_OK;
+}
+
+static df_status core_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_error *err) {
+    df_status st = core_check(g, n, err);
+    if (st) return st;
+    attn_release(n);
+    attn_state *s = calloc(1, sizeof *s);
+    if (!s) return df_node_error(err, DF_ENOMEM, n, "out of memory");
+    const df_value *q = df_node_in(g, n, 0);
+    s->B = q->shape.dims[0], s->S = q->shape.dims[1];
+    s->A = q->shape.dims[2] / 3;
+    s->nh = df_attr_int(n, "num_heads", 0);
+    s->d = s->A / s->nh;
+    s->dp = (s->d + 15) & ~(int64_t)15;
+    s->Sp = (s->S + 15) & ~(int64_t)15;
+    s->threads = df_fused_max_threads();
+    s->work_floats = align64((size_t)(s->d * s->Sp + s->S * s->dp + s->S * s->Sp + s->S) * sizeof(float)) / sizeof(float);
+    *scratch_bytes = (size_t)s->threads * s->work_floats * sizeof(float);
+    n->state = s;
+    return DF_OK;
+}
+
+static df_status core_run(const df_kernel_args *a) {
+    const attn_state *s = a->node->state;
+    if (!s) return df_node_error(a->err, DF_EINTERNAL, a->node, "not prepared");
+    const int64_t B = a->in[0]->shape.dims[0]; /* the run's batch (variable-batch plans) */
+    const float *qkv = a->in[0]->data;
+    const df_tensor *mt = a->n_in > 1 ? a->in[1] : NULL;
+    const float *mask = mt ? mt->data : NULL;
+    int64_t mstride = mt && mt->shape.dims[0] != 1 ? s->S : 0;
+    float scale = df_attr_float(a->node, "scale", 1.0f);
+    float *Y = a->out[0]->data;
+    int threads = a->threads < s->threads ? a->threads : s->threads;
+    if (threads < 1) threads = 1;
+    int64_t tasks = B * s->nh;
+    float *work0 = a->scratch;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && tasks > 1) schedule(static)
+    for (int64_t t = 0; t < tasks; t++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        int64_t b = t / s->nh, h = t % s->nh;
+        attn_head(s, qkv, mask ? mask + b * mstride : NULL, Y, b, h, scale, work0 + (size_t)tid * s->work_floats);
+    }
+    return DF_OK;
+}
+
+static bool core_var_rows(const df_graph *g, const df_node *n) {
+    const df_value *q = df_node_in(g, n, 0), *m = df_node_in(g, n, 1);
+    return (!q->batch_scaled || q->batch_axis == 0) && (!m || !m->batch_scaled || m->batch_axis == 0);
+}
+
+const df_op_def df_op_AttentionCore = {
+    .op_type = "AttentionCore",
+    .domain = "ai.dpuflow",
+    .infer = core_infer,
+    .prepare = core_prepare,
+    .run = core_run,
+    .release = attn_release,
+    .no_fold = 1,
+    .var_rows = core_var_rows,
+};

@@ -6,12 +6,14 @@
 
 extern const df_op_def df_op_MatMulBias;
 extern const df_op_def df_op_Attention;
+extern const df_op_def df_op_AttentionCore;
 extern const df_op_def df_op_SkipLayerNormalization;
 extern const df_op_def df_op_EmbedLayerNormalization;
 
 const df_op_def *const df_ops_fused[] = {
     &df_op_MatMulBias,
     &df_op_Attention,
+    &df_op_AttentionCore,
     &df_op_SkipLayerNormalization,
     &df_op_EmbedLayerNormalization,
     NULL,
