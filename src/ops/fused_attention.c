@@ -30,6 +30,26 @@ typedef struct attn_state {
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 
+/* The mask bias m (optional) against the activations x [B,S,...]: [B or 1, 1, 1, S]. */
+static df_status mask_check(const df_value *x, const df_value *m, const df_node *n, df_error *err) {
+    if (!m) return DF_OK;
+    const df_shape *ms = &m->shape;
+    if (ms->rank != 4 || (ms->dims[0] != 1 && ms->dims[0] != x->shape.dims[0]) || ms->dims[1] != 1 ||
+        ms->dims[2] != 1 || ms->dims[3] != x->shape.dims[1])
+        return df_node_error(err, DF_ESHAPE, n, "mask bias '%s' must be [B or 1, 1, 1, S]", m->name);
+    return DF_OK;
+}
+
+/* Head geometry and the per-thread work area of attn_head, from B, S, A and num_heads. */
+static void head_layout(attn_state *s) {
+    s->d = s->A / s->nh;
+    s->dp = (s->d + 15) & ~(int64_t)15;
+    s->Sp = (s->S + 15) & ~(int64_t)15;
+    s->threads = df_fused_max_threads();
+    /* K^T [d,Sp], V [S,dp], scores [S,Sp], 1/sum [S]. */
+    s->work_floats = align64((size_t)(s->d * s->Sp + s->S * s->dp + s->S * s->Sp + s->S) * sizeof(float)) / sizeof(float);
+}
+
 static df_status attn_check(const df_graph *g, const df_node *n, df_error *err) {
     const df_value *x = df_node_in(g, n, 0), *w = df_node_in(g, n, 1), *b = df_node_in(g, n, 2),
                    *m = df_node_in(g, n, 3);
@@ -41,13 +61,7 @@ static df_status attn_check(const df_graph *g, const df_node *n, df_error *err) 
         w->shape.dims[0] != x->shape.dims[2] || nh <= 0 || w->shape.dims[1] % (3 * nh) ||
         df_shape_numel(&b->shape) != w->shape.dims[1])
         return df_node_error(err, DF_ESHAPE, n, "expects X [B,S,H], constant W [H,3A] and bias [3A], A divisible by num_heads");
-    if (m) {
-        const df_shape *ms = &m->shape;
-        if (ms->rank != 4 || (ms->dims[0] != 1 && ms->dims[0] != x->shape.dims[0]) || ms->dims[1] != 1 ||
-            ms->dims[2] != 1 || ms->dims[3] != x->shape.dims[1])
-            return df_node_error(err, DF_ESHAPE, n, "mask bias '%s' must be [B or 1, 1, 1, S]", m->name);
-    }
-    return DF_OK;
+    return mask_check(x, m, n, err);
 }
 
 static df_status attn_infer(df_graph *g, df_node *n, df_error *err) {
@@ -78,9 +92,7 @@ static df_status attn_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
     s->B = x->shape.dims[0], s->S = x->shape.dims[1], s->H = x->shape.dims[2];
     s->A = w->shape.dims[1] / 3;
     s->nh = df_attr_int(n, "num_heads", 0);
-    s->d = s->A / s->nh;
-    s->dp = (s->d + 15) & ~(int64_t)15;
-    s->Sp = (s->S + 15) & ~(int64_t)15;
+    head_layout(s);
     if (s->B * s->S == 0 || s->H == 0) {
         free(s);
         return df_node_error(err, DF_EUNSUPPORTED, n, "empty inputs are not supported");
@@ -105,12 +117,9 @@ static df_status attn_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
         }
         gemm_bytes = s->mm.scratch_bytes;
     }
-    s->threads = df_fused_max_threads();
     s->mm_bytes = align64(gemm_bytes);
     s->qkv_off = s->mm_bytes;
     s->work_off = s->qkv_off + align64((size_t)(s->B * s->S * 3 * s->A) * sizeof(float));
-    /* K^T [d,Sp], V [S,dp], scores [S,Sp], 1/sum [S]. */
-    s->work_floats = align64((size_t)(s->d * s->Sp + s->S * s->dp + s->S * s->Sp + s->S) * sizeof(float)) / sizeof(float);
     *scratch_bytes = s->work_off + (size_t)s->threads * s->work_floats * sizeof(float);
     n->state = s;
     return DF_OK;
@@ -239,6 +248,29 @@ static void attn_head(const attn_state *s, const float *qkv, const float *mask, 
     }
 }
 
+/* Every (batch, head) block of B samples, spread over the session's threads; work0 holds one
+ * work area per thread. Shared by Attention and AttentionCore. */
+static df_status run_heads(const df_kernel_args *a, const attn_state *s, const float *qkv, const df_tensor *mt,
+                           int64_t B, float *work0) {
+    const float *mask = mt ? mt->data : NULL;
+    int64_t mstride = mt && mt->shape.dims[0] != 1 ? s->S : 0;
+    float scale = df_attr_float(a->node, "scale", 1.0f);
+    float *Y = a->out[0]->data;
+    int threads = a->threads < s->threads ? a->threads : s->threads;
+    if (threads < 1) threads = 1;
+    int64_t tasks = B * s->nh;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && tasks > 1) schedule(static)
+    for (int64_t t = 0; t < tasks; t++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        int64_t b = t / s->nh, h = t % s->nh;
+        attn_head(s, qkv, mask ? mask + b * mstride : NULL, Y, b, h, scale, work0 + (size_t)tid * s->work_floats);
+    }
+    return DF_OK;
+}
+
 static df_status attn_run(const df_kernel_args *a) {
     const attn_state *s = a->node->state;
     if (!s) return df_node_error(a->err, DF_EINTERNAL, a->node, "not prepared");
@@ -253,32 +285,17 @@ static df_status attn_run(const df_kernel_args *a) {
                                             a->node, a->err);
         if (st) return st;
     }
-    const df_tensor *mt = a->n_in > 3 ? a->in[3] : NULL;
-    const float *mask = mt ? mt->data : NULL;
-    int64_t mstride = mt && mt->shape.dims[0] != 1 ? s->S : 0;
-    float scale = df_attr_float(a->node, "scale", 1.0f);
-    float *Y = a->out[0]->data;
-    int threads = a->threads < s->threads ? a->threads : s->threads;
-    if (threads < 1) threads = 1;
-    int64_t tasks = B * s->nh;
-    float *work0 = (float *)(scr + s->work_off);
-#pragma omp parallel for num_threads(threads) if (threads > 1 && tasks > 1) schedule(static)
-    for (int64_t t = 0; t < tasks; t++) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        int64_t b = t / s->nh, h = t % s->nh;
-        attn_head(s, qkv, mask ? mask + b * mstride : NULL, Y, b, h, scale, work0 + (size_t)tid * s->work_floats);
-    }
-    return DF_OK;
+    return run_heads(a, s, qkv, a->n_in > 3 ? a->in[3] : NULL, B, (float *)(scr + s->work_off));
 }
 
-/* Batches vary along X's first dim only: the kernel's sequence length is fixed. */
-static bool attn_var_rows(const df_graph *g, const df_node *n) {
-    const df_value *x = df_node_in(g, n, 0), *m = df_node_in(g, n, 3);
+/* Batches vary along the first dim of input 0 and of the mask only: the kernel's sequence
+ * length is fixed. */
+static bool batch_first(const df_graph *g, const df_node *n, int mask_input) {
+    const df_value *x = df_node_in(g, n, 0), *m = df_node_in(g, n, mask_input);
     return (!x->batch_scaled || x->batch_axis == 0) && (!m || !m->batch_scaled || m->batch_axis == 0);
 }
+
+static bool attn_var_rows(const df_graph *g, const df_node *n) { return batch_first(g, n, 3); }
 
 const df_op_def df_op_Attention = {
     .op_type = "Attention",
@@ -302,13 +319,7 @@ static df_status core_check(const df_graph *g, const df_node *n, df_error *err) 
         return df_node_error(err, DF_ETYPE, n, "inputs must be float32");
     if (q->shape.rank != 3 || nh <= 0 || q->shape.dims[2] % (3 * nh))
         return df_node_error(err, DF_ESHAPE, n, "expects QKV [B,S,3A] with A divisible by num_heads");
-    if (m) {
-        const df_shape *ms = &m->shape;
-        if (ms->rank != 4 || (ms->dims[0] != 1 && ms->dims[0] != q->shape.dims[0]) || ms->dims[1] != 1 ||
-            ms->dims[2] != 1 || ms->dims[3] != q->shape.dims[1])
-            return df_node_error(err, DF_ESHAPE, n, "mask bias '%s' must be [B or 1, 1, 1, S]", m->name);
-    }
-    return DF_OK;
+    return mask_check(q, m, n, err);
 }
 
 static df_status core_infer(df_graph *g, df_node *n, df_error *err) {
@@ -330,11 +341,7 @@ static df_status core_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
     s->B = q->shape.dims[0], s->S = q->shape.dims[1];
     s->A = q->shape.dims[2] / 3;
     s->nh = df_attr_int(n, "num_heads", 0);
-    s->d = s->A / s->nh;
-    s->dp = (s->d + 15) & ~(int64_t)15;
-    s->Sp = (s->S + 15) & ~(int64_t)15;
-    s->threads = df_fused_max_threads();
-    s->work_floats = align64((size_t)(s->d * s->Sp + s->S * s->dp + s->S * s->Sp + s->S) * sizeof(float)) / sizeof(float);
+    head_layout(s);
     *scratch_bytes = (size_t)s->threads * s->work_floats * sizeof(float);
     n->state = s;
     return DF_OK;
@@ -343,33 +350,11 @@ static df_status core_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
 static df_status core_run(const df_kernel_args *a) {
     const attn_state *s = a->node->state;
     if (!s) return df_node_error(a->err, DF_EINTERNAL, a->node, "not prepared");
-    const int64_t B = a->in[0]->shape.dims[0]; /* the run's batch (variable-batch plans) */
-    const float *qkv = a->in[0]->data;
-    const df_tensor *mt = a->n_in > 1 ? a->in[1] : NULL;
-    const float *mask = mt ? mt->data : NULL;
-    int64_t mstride = mt && mt->shape.dims[0] != 1 ? s->S : 0;
-    float scale = df_attr_float(a->node, "scale", 1.0f);
-    float *Y = a->out[0]->data;
-    int threads = a->threads < s->threads ? a->threads : s->threads;
-    if (threads < 1) threads = 1;
-    int64_t tasks = B * s->nh;
-    float *work0 = a->scratch;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && tasks > 1) schedule(static)
-    for (int64_t t = 0; t < tasks; t++) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        int64_t b = t / s->nh, h = t % s->nh;
-        attn_head(s, qkv, mask ? mask + b * mstride : NULL, Y, b, h, scale, work0 + (size_t)tid * s->work_floats);
-    }
-    return DF_OK;
+    /* The run's batch (variable-batch plans). */
+    return run_heads(a, s, a->in[0]->data, a->n_in > 1 ? a->in[1] : NULL, a->in[0]->shape.dims[0], a->scratch);
 }
 
-static bool core_var_rows(const df_graph *g, const df_node *n) {
-    const df_value *q = df_node_in(g, n, 0), *m = df_node_in(g, n, 1);
-    return (!q->batch_scaled || q->batch_axis == 0) && (!m || !m->batch_scaled || m->batch_axis == 0);
-}
+static bool core_var_rows(const df_graph *g, const df_node *n) { return batch_first(g, n, 1); }
 
 const df_op_def df_op_AttentionCore = {
     .op_type = "AttentionCore",
