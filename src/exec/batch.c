@@ -17,23 +17,28 @@
 
 #include "exec/exec.h"
 
-/* Static exporters write the batch into Reshape targets ([1, S, heads, d]); ONNX's 0 ("copy
- * this dim from the input") says the same at batch 1 and follows the batch at any other.
- * Only targets whose first entry is 1 where the input's first dim is 1 are rewritten, so the
- * model at batch 1 is unchanged. Needs shapes inferred (without folding) at batch 1. */
-int df_batch_unbake_reshapes(df_graph *g) {
+/* Rewrites Reshape (and, with expand, Expand) targets whose first entry is `batch` where the
+ * data input's first dim is `batch` too, so they follow the input's batch instead: Reshape's 0
+ * copies the input's dim, Expand's 1 keeps it. The graph at `batch` is unchanged. Each rewrite
+ * gets its own constant (a target may be shared). Returns how many were rewritten. */
+static int follow_input_batch(df_graph *g, int64_t batch, bool expand) {
     int rewritten = 0;
     for (int i = 0; i < g->n_nodes; i++) {
-        df_node *n = &g->nodes[i];
-        if (n->dead || strcmp(n->op_type, "Reshape") || (n->domain && *n->domain) || n->n_inputs < 2) continue;
-        if (n->opset >= 14 && df_attr_int(n, "allowzero", 0)) continue;
+        const df_node *n = &g->nodes[i];
+        if (n->dead || (n->domain && *n->domain) || n->n_inputs < 2) continue;
+        bool reshape = !strcmp(n->op_type, "Reshape");
+        if (!reshape && !(expand && !strcmp(n->op_type, "Expand"))) continue;
+        if (reshape && n->opset >= 14 && df_attr_int(n, "allowzero", 0)) continue;
         const df_value *x = df_node_in(g, n, 0), *shp = df_node_in(g, n, 1);
         if (!x || !shp || !shp->has_const || shp->dtype != DF_I64 || shp->shape.rank != 1 || shp->shape.dims[0] < 1)
             continue;
-        if (x->shape.rank < 1 || x->shape.dims[0] != 1 || ((const int64_t *)shp->value.data)[0] != 1) continue;
+        if (x->shape.rank < 1 || x->shape.dims[0] != batch || ((const int64_t *)shp->value.data)[0] != batch)
+            continue;
+        /* Expand's 1 keeps the input's dim where the two ranks line up. */
+        if (!reshape && shp->shape.dims[0] != x->shape.rank) continue;
         df_tensor t;
         if (df_tensor_copy(&t, &shp->value, NULL)) continue;
-        ((int64_t *)t.data)[0] = 0;
+        ((int64_t *)t.data)[0] = reshape ? 0 : 1;
         char name[512];
         snprintf(name, sizeof name, "%s/batch_follows_input.%d", shp->name, i);
         int v = df_graph_value(g, name); /* may move g->values: x and shp are stale from here */
@@ -48,6 +53,12 @@ int df_batch_unbake_reshapes(df_graph *g) {
     }
     return rewritten;
 }
+
+/* Static exporters write the batch into Reshape targets ([1, S, heads, d]); ONNX's 0 ("copy
+ * this dim from the input") says the same at batch 1 and follows the batch at any other.
+ * Only targets whose first entry is 1 where the input's first dim is 1 are rewritten, so the
+ * model at batch 1 is unchanged. Needs shapes inferred (without folding) at batch 1. */
+int df_batch_unbake_reshapes(df_graph *g) { return follow_input_batch(g, 1, false); }
 
 /* Folding at max_batch writes the batch into constants that the graph computed from its
  * inputs' shapes. Two kinds are undone here, on the optimized graph, before the analysis
@@ -77,34 +88,7 @@ bool df_batch_unfold(df_graph *g, int max_batch, char *why, size_t len) {
     int changed = 0;
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].has_const) changed += collapse_uniform(&g->values[v], max_batch);
-    for (int i = 0; i < g->n_nodes; i++) {
-        df_node *n = &g->nodes[i];
-        if (n->dead || (n->domain && *n->domain) || n->n_inputs < 2) continue;
-        bool reshape = !strcmp(n->op_type, "Reshape");
-        if (!reshape && strcmp(n->op_type, "Expand")) continue;
-        if (reshape && n->opset >= 14 && df_attr_int(n, "allowzero", 0)) continue;
-        df_value *x = df_node_in(g, n, 0), *shp = df_node_in(g, n, 1);
-        if (!x || !shp || !shp->has_const || shp->dtype != DF_I64 || shp->shape.rank != 1 || shp->shape.dims[0] < 1)
-            continue;
-        if (x->shape.rank < 1 || x->shape.dims[0] != max_batch || ((int64_t *)shp->value.data)[0] != max_batch)
-            continue;
-        /* Expand's 1 keeps the input's dim, where the two ranks line up. */
-        if (!reshape && shp->shape.dims[0] != x->shape.rank) continue;
-        df_tensor t;
-        if (df_tensor_copy(&t, &shp->value, NULL)) continue;
-        ((int64_t *)t.data)[0] = reshape ? 0 : 1;
-        char name[512];
-        snprintf(name, sizeof name, "%s/batch_follows_input.%d", shp->name, i);
-        int nv = df_graph_value(g, name);
-        if (nv < 0) {
-            df_tensor_free(&t);
-            continue;
-        }
-        df_value_set_const(&g->values[nv], &t);
-        g->values[nv].producer = -1;
-        g->nodes[i].inputs[1] = nv;
-        changed++;
-    }
+    changed += follow_input_batch(g, max_batch, true);
     if (!changed) return true;
     df_shape *outs = malloc(sizeof(df_shape) * ((size_t)g->n_outputs + 1));
     if (!outs) return false;
