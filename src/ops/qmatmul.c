@@ -396,8 +396,8 @@ static df_status qmm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
     if (!has_vnni() && !(qg_env && !strcmp(qg_env, "0")) && df_qgemm_takes(s->K, N, w->data)) {
         if (df_qgemm_pack(&s->qg, s->K, N, w->data, &e2)) return df_node_error(err, DF_ENOMEM, n, "%s", e2.msg);
         s->use_qgemm = true;
-        /* An int8 x is shifted to uint8 (x ^ 0x80 = x + 128) into scratch, once per run. */
-        *scratch_bytes = x->dtype == DF_I8 ? (size_t)(s->M * s->K) : 0;
+        /* The kernel's u8 view of x may be a shifted copy (df_qgemm_view_a), made once per run. */
+        *scratch_bytes = (size_t)(s->M * s->K);
         return DF_OK;
     }
     /* No oneDNN kernel (an unusual build): the int32 loop below still gives exact results. */
@@ -467,18 +467,11 @@ static df_status qmm_run_core(const df_kernel_args *a) {
     if (s->use_qgemm) {
         const df_tensor *x = a->in[QMM_X];
         const int64_t rows = df_shape_numel(&x->shape) / s->K;
-        const uint8_t *xu = x->data;
-        int32_t zp = s->x_zp;
-        if (x->dtype == DF_I8) {
-            if (a->scratch_size < (size_t)(rows * s->K))
-                return df_node_error(a->err, DF_EINTERNAL, a->node, "scratch too small");
-            uint8_t *dst = a->scratch;
-            const uint8_t *src = x->data;
-            for (int64_t i = 0; i < rows * s->K; i++) dst[i] = src[i] ^ 0x80u;
-            xu = dst;
-            zp += 128;
-        }
-        df_qgemm_run(&s->qg, rows, xu, s->K, zp, s->col_scale, s->bias, s->gelu, y->data, s->N, a->threads);
+        /* Scratch holds the shifted view when the kernel needs one (see prepare). */
+        if (a->scratch_size < (size_t)(rows * s->K))
+            return df_node_error(a->err, DF_EINTERNAL, a->node, "scratch too small");
+        const df_qgemm_a xa = df_qgemm_view_a(x->data, x->dtype == DF_I8, rows * s->K, s->x_zp, a->scratch);
+        df_qgemm_run(&s->qg, rows, xa, s->K, s->col_scale, s->bias, s->gelu, y->data, s->N, a->threads);
         return DF_OK;
     }
     if (s->use_dnnl) {
