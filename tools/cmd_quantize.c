@@ -5,7 +5,7 @@
 
 static const char *USAGE =
     "MODEL.onnx --calib calib_data.npz [--method percentile|minmax|entropy|mse] [--percentile 99.999] "
-    "[--bins 2048] [--scale float|pof2] [--weights per_channel|per_tensor] [--weight-bits 8|7] [--threads N] --out-dir DIR";
+    "[--bins 2048] [--scale float|pof2] [--weights per_channel|per_tensor] [--weight-bits 8|7] [--act-bits 8|7] [--threads N] --out-dir DIR";
 
 int df_cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *calib = NULL, *out = NULL;
@@ -23,6 +23,10 @@ int df_cmd_quantize(int argc, char **argv) {
             long b = df_cli_int(argv[++i]);
             if (b != 7 && b != 8) return df_cli_usage("quantize", USAGE, "--weight-bits takes 8 or 7");
             o.weight_bits = (int)b;
+        } else if (!strcmp(a, "--act-bits") && has) {
+            long b = df_cli_int(argv[++i]);
+            if (b != 7 && b != 8) return df_cli_usage("quantize", USAGE, "--act-bits takes 8 or 7");
+            o.act_bits = (int)b;
         }
         else if (!strcmp(a, "--percentile") && has) {
             char *end;

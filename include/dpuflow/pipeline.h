@@ -7,6 +7,7 @@
  *   task (required), input_shape ([1, 64]), output,
  *   calibration {corpus, samples 50, method "percentile" | "minmax" | "entropy" | "mse"},
  *   quantization {scale "float" | "pof2", weights "per_channel" | "per_tensor", weight_bits 8 | 7,
+ *                 act_bits 8 | 7,
  *                 thresholds {cosine 0.99, top1 0.99}},
  *   target {platform "cpu" | "fpga", arch, opt_level 2, batch 1,
  *           toolchain "builtin" | "vitis" | "auto", vai_q_onnx, vai_c_xir, tool_timeout_s 3600},
@@ -43,6 +44,7 @@ typedef struct df_model_config {
     char *scale;           /* "float" | "pof2" */
     char *weights;         /* "per_channel" | "per_tensor" */
     int weight_bits;       /* 8 (default) | 7: see df_quant_opts */
+    int act_bits;          /* 8 (default) | 7: see df_quant_opts */
     double thr_cosine, thr_top1;
     char *platform;        /* "cpu" | "fpga" */
     char *arch;            /* NULL when absent */

@@ -67,6 +67,11 @@ typedef struct df_quant_opts {
      * which CPUs without VNNI multiply exactly at twice the FP32 rate (ops/qgemm.h), for one
      * bit of weight precision; validate shows what it costs. Float scales only. */
     int weight_bits;
+    /* 8 (0 = default): activations use every level of int8/uint8. 7: half of them (int8 in
+     * [-63, 63], uint8 in [0, 127]), so the AVX2 kernel's faster narrow form applies (about
+     * 1.25x, ops/qgemm.h); values past the calibrated range still quantize, to 8 bits, and
+     * that run takes the wide form: never wrong, only slower. Float scales only. */
+    int act_bits;
 } df_quant_opts;
 
 df_status df_quantize(const char *fp32_onnx, const char *calib_npz, const df_quant_opts *o, const char *out_dir,

@@ -229,6 +229,7 @@ static df_status stage_inputs(build *b, int stage, char hex[65], const char **ou
         dg_str(&d, "scale", c->scale);
         dg_str(&d, "weights", c->weights);
         if (c->weight_bits != 8) dg_num(&d, "weight_bits", c->weight_bits); /* 8 keeps older stamps valid */
+        if (c->act_bits != 8) dg_num(&d, "act_bits", c->act_bits);
         dg_str(&d, "toolchain", df_vitis_selected(c) ? "vitis" : "builtin");
         outs[(*nouts)++] = b->deploy;
         outs[(*nouts)++] = b->qinfo;

@@ -139,7 +139,7 @@ static const char *TOP_KEYS[] = {"model_name", "framework", "model_path", "confi
                                  "input_shape", "output", "calibration", "quantization", "target", "output_dir",
                                  NULL};
 static const char *CAL_KEYS[] = {"corpus", "samples", "method", NULL};
-static const char *QUANT_KEYS[] = {"scale", "weights", "weight_bits", "thresholds", NULL};
+static const char *QUANT_KEYS[] = {"scale", "weights", "weight_bits", "act_bits", "thresholds", NULL};
 static const char *THR_KEYS[] = {"cosine", "top1", NULL};
 static const char *TARGET_KEYS[] = {"platform", "arch", "opt_level", "batch",
                                     /* Vitis AI adapters (vitis.c) */
@@ -197,6 +197,8 @@ static df_status parse(ctx *x, json_t *root, df_model_config *c) {
     if ((st = get_enum(x, quant, "quantization.", "weights", "per_channel", WEIGHTS, &c->weights))) return st;
     if ((st = get_int(x, quant, "quantization.", "weight_bits", 7, 8, 8, &n))) return st;
     c->weight_bits = (int)n;
+    if ((st = get_int(x, quant, "quantization.", "act_bits", 7, 8, 8, &n))) return st;
+    c->act_bits = (int)n;
     if (quant) {
         thr = json_object_get(quant, "thresholds");
         if (thr && !json_is_null(thr) && !json_is_object(thr))

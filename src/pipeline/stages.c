@@ -45,7 +45,7 @@ df_status df_pl_quantize(const df_model_config *c, const char *fp32_onnx, const 
     /* Vitis AI adapters: the vendor's quantizer instead of ours (vitis.c). */
     if (df_vitis_selected(c)) return df_vitis_quantize(c, fp32_onnx, calib_npz, out_dir, err);
     df_quant_opts o = {.method = c->calib_method, .scale = c->scale, .weights = c->weights,
-                       .weight_bits = c->weight_bits, .threads = threads};
+                       .weight_bits = c->weight_bits, .act_bits = c->act_bits, .threads = threads};
     return df_quantize(fp32_onnx, calib_npz, &o, out_dir, err);
 }
 

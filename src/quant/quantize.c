@@ -45,6 +45,7 @@ typedef struct qctx {
     int bins;
     bool pof2, per_channel;
     int weight_qmax;          /* 127, or 64 for 7-bit weights */
+    int act_bits;             /* 8, or 7: activations use half the levels (ops/qgemm.h's narrow form) */
     df_graph *g;
     obs *obs;
     int n_obs;
@@ -229,6 +230,7 @@ static void choose_act_scales(qctx *c) {
          * uses uint8 with zero point 0, so it keeps all 256 levels; others are symmetric int8. */
         bool nonneg = o->mn >= 0.0;
         int levels = nonneg ? 255 : 127;
+        if (c->act_bits == 7) levels = nonneg ? 127 : 63;
         o->dtype = nonneg ? DF_U8 : DF_I8;
         double t = !strcmp(c->method, "minmax") ? o->amax
                                                  : df_hist_threshold(o->hist, c->bins, o->width, c->method, c->pct, levels);
@@ -478,6 +480,11 @@ df_status df_quantize(const char *fp32_onnx, const char *calib_npz, const df_qua
     if (o->weight_bits == 7 && c.pof2)
         return df_error_set(err, DF_EINVAL, "7-bit weights are for float scales; pof2 (DPU) weights are 8-bit");
     c.weight_qmax = o->weight_bits == 7 ? 64 : 127; /* 64: the exact-sum bound of ops/qgemm.h */
+    if (o->act_bits != 0 && o->act_bits != 7 && o->act_bits != 8)
+        return df_error_set(err, DF_EINVAL, "activation bits %d is not 7 or 8", o->act_bits);
+    if (o->act_bits == 7 && c.pof2)
+        return df_error_set(err, DF_EINVAL, "7-bit activations are for float scales; pof2 (DPU) activations are 8-bit");
+    c.act_bits = o->act_bits == 7 ? 7 : 8;
     int threads = o->threads > 0 ? o->threads : 1;
 
     qx_rows rows;
@@ -509,7 +516,7 @@ df_status df_quantize(const char *fp32_onnx, const char *calib_npz, const df_qua
             c.pof2 ? c.method : "", scale, c.per_channel ? "per_channel" : "per_tensor", c.bins);
     if (c.pof2) fprintf(c.log, ")");
     if (!strcmp(c.method, "percentile")) fprintf(c.log, " percentile: %g", c.pct);
-    fprintf(c.log, "\n");
+    fprintf(c.log, " weight bits: %d activation bits: %d\n", c.weight_qmax == 64 ? 7 : 8, c.act_bits);
     if (c.per_channel && c.g->opset < 13)
         fprintf(c.log, "note: opset %lld < 13 has no per-axis DequantizeLinear: weights are per-tensor\n",
                 (long long)c.g->opset);
@@ -539,6 +546,11 @@ df_status df_quantize(const char *fp32_onnx, const char *calib_npz, const df_qua
                      c.pof2 ? "half_away_from_zero" : "half_to_even", "created", df_wall_iso8601(iso), "tensors",
                      c.tensors);
     c.tensors = NULL; /* owned by info now */
+    if (info && (json_object_set_new(info, "weight_bits", json_integer(c.weight_qmax == 64 ? 7 : 8)) ||
+                 json_object_set_new(info, "activation_bits", json_integer(c.act_bits)))) {
+        json_decref(info);
+        info = NULL;
+    }
     if (!info) {
         st = df_error_set(err, DF_ENOMEM, "out of memory building quant_info.json");
         goto done;

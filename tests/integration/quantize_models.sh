@@ -120,6 +120,31 @@ if ! grep -qw vnni /proc/cpuinfo && grep -qw avx2 /proc/cpuinfo; then
     ok "7-bit weights run as QMatMul with GELU fused on this CPU"
   else bad "7-bit weights are not on the int8 kernel"; sed 's/^/    /' "$tmp/out"; fi
 fi
+# 7-bit activations too: int8 activation scales cover their threshold in 63 levels, uint8 in
+# 127, so the AVX2 kernel takes its narrow form; validate still passes.
+run "quantize --weight-bits 7 --act-bits 7" \
+  "$bin" quantize "$model" --calib "$tmp/calib.npz" --weight-bits 7 --act-bits 7 --out-dir "$tmp/q_w7a7"
+run "7-bit activations: 63 / 127 levels up to the threshold, recorded in quant_info.json" "$py" -c "
+import json
+d = json.load(open('$tmp/q_w7a7/quant_info.json'))
+assert d['activation_bits'] == 7 and d['weight_bits'] == 7, d
+acts = [t for t in d['tensors'] if t['role'] == 'activation']
+assert acts
+for t in acts:
+    levels = 63 if t['dtype'] == 'int8' else 127
+    assert abs(t['scale'] * levels - t['threshold']) <= 1e-5 * t['threshold'], t
+"
+grep -q "activation bits: 7" "$tmp/q_w7a7/quant_log.txt" && ok "quant_log.txt names the activation bits" ||
+  bad "quant_log.txt lacks the activation bits"
+run "validate 7-bit weights and activations" \
+  "$bin" validate "$model" "$tmp/q_w7a7/deploy_model.onnx" --calib "$tmp/calib.npz"
+if "$bin" quantize "$model" --calib "$tmp/calib.npz" --act-bits 9 --out-dir "$tmp/q_a9" 2>"$tmp/err"; then
+  bad "--act-bits 9 is refused"
+else grep -q "act-bits" "$tmp/err" && ok "--act-bits 9 is refused" || bad "--act-bits 9 message"; fi
+if "$bin" quantize "$model" --calib "$tmp/calib.npz" --scale pof2 --act-bits 7 --out-dir "$tmp/q_pa7" 2>"$tmp/err"; then
+  bad "pof2 with 7-bit activations is refused"
+else grep -q "7-bit activations" "$tmp/err" && ok "pof2 with 7-bit activations is refused: $(cat "$tmp/err")" ||
+  bad "pof2 with 7-bit activations message"; fi
 if "$bin" quantize "$model" --calib "$tmp/calib.npz" --weight-bits 6 --out-dir "$tmp/q_w6" 2>"$tmp/err"; then
   bad "--weight-bits 6 is refused"
 else grep -q "weight-bits" "$tmp/err" && ok "--weight-bits 6 is refused" || bad "--weight-bits 6 message"; fi

@@ -74,6 +74,8 @@ static void test_defaults(void **state) {
     assert_string_equal(c->calib_method, "percentile");
     assert_string_equal(c->scale, "float");
     assert_string_equal(c->weights, "per_channel");
+    assert_int_equal(c->weight_bits, 8);
+    assert_int_equal(c->act_bits, 8);
     assert_true(c->thr_cosine == 0.99 && c->thr_top1 == 0.99);
     assert_string_equal(c->platform, "cpu");
     assert_int_equal(c->opt_level, 2);
@@ -104,6 +106,10 @@ static void test_full(void **state) {
     assert_true(c->thr_cosine == 0.95);
     assert_string_equal(c->output_dir, "/tmp/x");
     df_model_config_free(c);
+    assert_int_equal(load("{" BASE ", \"quantization\": {\"weight_bits\": 7, \"act_bits\": 7}}", &c, &err), DF_OK);
+    assert_int_equal(c->weight_bits, 7);
+    assert_int_equal(c->act_bits, 7);
+    df_model_config_free(c);
 }
 
 static void test_errors(void **state) {
@@ -120,6 +126,8 @@ static void test_errors(void **state) {
     expect_error("{" BASE ", \"target\": {\"platform\": \"fpga\"}}", "pof2");
     expect_error("{" BASE ", \"quantization\": {\"thresholds\": {\"cosine\": 1.5}}}", "quantization.thresholds.cosine");
     expect_error("{" BASE ", \"calibration\": {\"corpus\": \"nope.txt\"}}", "nope.txt");
+    expect_error("{" BASE ", \"quantization\": {\"act_bits\": 6}}", "quantization.act_bits");
+    expect_error("{" BASE ", \"quantization\": {\"weight_bits\": 9}}", "quantization.weight_bits");
     expect_error("{\"model_name\": \"m\", \"framework\": \"onnx\", \"model_path\": \"missing.onnx\", "
                  "\"tokenizer\": \"vocab.txt\", \"task\": \"t\"}", "\"model_path\"");
     expect_error("{\"model_name\": \"m\", \"framework\": \"onnx\", \"model_path\": \"m.onnx\", \"task\": \"t\"}",
