@@ -11,10 +11,12 @@ import statistics
 import sys
 
 ENGINES = [("df_fp32", "dpuflow FP32"), ("df_var", "dpuflow FP32, one plan for batch 1-32"), ("df_int8", "dpuflow INT8 (QDQ)"),
-           ("df_int8w7", "dpuflow INT8 (QDQ, 7-bit weights)"), ("ort_fp32", "ORT FP32"),
+           ("df_int8w7", "dpuflow INT8 (QDQ, 7-bit weights)"),
+           ("df_int8w7a7", "dpuflow INT8 (QDQ, 7-bit weights and activations)"), ("ort_fp32", "ORT FP32"),
            ("ort_qdq", "ORT INT8 (dpuflow QDQ)"), ("ort_dyn", "ORT INT8 (dynamic)"),
            ("torch_fp32", "PyTorch FP32"), ("torch_int8", "PyTorch INT8 (quantize_dynamic)")]
-INT8 = {"df_int8", "df_int8w7", "ort_qdq", "ort_dyn", "torch_int8"}
+DF_INT8 = ("df_int8", "df_int8w7", "df_int8w7a7")
+INT8 = set(DF_INT8) | {"ort_qdq", "ort_dyn", "torch_int8"}
 NAMES = {"tinybert": "TinyBERT-shaped", "bertbase": "BERT-base-shaped"}
 ORDER = {"tinybert": 0, "bertbase": 1}
 
@@ -31,12 +33,12 @@ def target_lines(rows, e):
         if ort and df:
             out.append("| %s FP32 >= %.1fx ORT FP32 | %.2fx (%.2f vs %.2f ms) | %s |" % (
                 NAMES[model], goal, ort / df, df, ort, "yes" if ort / df >= goal else "no"))
-    q = min([x for x in (med("tinybert", "df_int8"), med("tinybert", "df_int8w7")) if x], default=None)
+    q = min([x for x in (med("tinybert", v) for v in DF_INT8) if x], default=None)
     best = min([x for x in (med("tinybert", "ort_qdq"), med("tinybert", "ort_dyn")) if x], default=None)
     if q and best:
         out.append("| TinyBERT-shaped INT8 >= 1.5x best ORT INT8 and <= 1.0 ms | %.2fx, %.2f ms | %s |" % (
             best / q, q, "yes" if best / q >= 1.5 and q <= 1.0 else "no"))
-    q = min([x for x in (med("bertbase", "df_int8"), med("bertbase", "df_int8w7")) if x], default=None)
+    q = min([x for x in (med("bertbase", v) for v in DF_INT8) if x], default=None)
     if q:
         out.append("| BERT-base-shaped INT8 <= 18 ms | %.2f ms | %s |" % (q, "yes" if q <= 18 else "no"))
     flags = (e("FLAGS") or "").split()
@@ -45,9 +47,34 @@ def target_lines(rows, e):
                 "one, so a QDQ model with full-range 8-bit weights runs on weights dequantized once at load "
                 "(`dpuflow INT8 (QDQ)`: FP32 GEMMs plus the activation Q/DQ). Its MatMuls with 7-bit weights "
                 "run on dpuflow's AVX2 int8 kernel instead (src/ops/qgemm.h: vpmaddubsw is exact when every "
-                "|w| <= 64, about twice the FP32 multiply-add rate), which is the `7-bit weights` row. The "
+                "|w| <= 64, about twice the FP32 multiply-add rate), which is the `7-bit weights` row; with "
+                "7-bit activations as well it adds two products in int16 before widening, about 1.25x more. The "
                 "1.0 ms and 18 ms targets assume int8 dot-product instructions (VNNI) and are out of reach "
                 "on this CPU either way."]
+    return out + [""]
+
+
+def accuracy_lines(path):
+    """validate's mean cosine (INT8 vs FP32, calibration rows) of each dpuflow INT8 variant."""
+    acc = {}
+    try:
+        for line in open(path):
+            f = line.rstrip("\n").split("\t")
+            if len(f) == 3:
+                acc[(f[0], f[1])] = f[2]
+    except OSError:
+        return []
+    if not acc:
+        return []
+    labels = dict(ENGINES)
+    out = ["## What each dpuflow INT8 variant costs in accuracy", "",
+           "`dpuflow validate` on the calibration rows: mean cosine of last_hidden_state, INT8 vs FP32 "
+           "(random-weight models, so only the ordering is meaningful; the demo models' held-out figures "
+           "are in the closing notes and `build/demo/*/quant/`).", "",
+           "| model | variant | cosine mean |", "|---|---|---:|"]
+    for (m, v), c in sorted(acc.items(), key=lambda kv: (ORDER.get(kv[0][0], 9), DF_INT8.index(kv[0][1])
+                                                           if kv[0][1] in DF_INT8 else 9)):
+        out.append("| %s | %s | %s |" % (NAMES.get(m, m), labels.get(v, v), c))
     return out + [""]
 
 
@@ -106,7 +133,9 @@ def main():
         "- INT8 models: dpuflow's QDQ `deploy_model.onnx` from `dpuflow calibrate` + `dpuflow quantize` "
         "(defaults: percentile, per-channel weights) on the batch-1 FP32 file; calibration: %s; "
         "re-pinned to batch 8 by `bench/peers/pin_batch.py`; the `7-bit weights` row is the same with "
-        "`--weight-bits 7` (every weight in [-64, 64], what the AVX2 int8 kernel multiplies exactly). ORT dynamic INT8 from "
+        "`--weight-bits 7` (every weight in [-64, 64], what the AVX2 int8 kernel multiplies exactly), the "
+        "`7-bit weights and activations` row adds `--act-bits 7` (int8 activations in [-63, 63]: the "
+        "kernel's narrow form). ORT dynamic INT8 from "
         "`bench/peers/make_dynamic_int8.py` (DynamicQuantizeLinear + MatMulInteger, per-tensor s8 weights). "
         "PyTorch INT8 = `torch.quantization.quantize_dynamic` on nn.Linear (qint8)." % (e("CALIB") or "?"),
         "- Each cell: median over %s rounds of the p50 of one fresh process; in a round every engine "
@@ -125,7 +154,7 @@ def main():
         fh.write("\n".join(latest))
     os.replace(out + ".tmp", out)
 
-    targets = target_lines(rows, e)
+    targets = target_lines(rows, e) + accuracy_lines(e("ACCURACY") or "")
     quick = e("QUICK") == "1"
     d = ["# Benchmarks: dpuflow vs ONNX Runtime vs PyTorch on CPU", "",
          "The numbers below come from one run of `bench/peers/run.sh`%s on %s, every engine measured "

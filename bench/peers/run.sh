@@ -16,6 +16,7 @@
 #   dpuflow INT8        the same on dpuflow's QDQ deploy_model.onnx (dpuflow calibrate +
 #                       quantize on the batch-1 model, re-pinned to batch B by pin_batch.py)
 #   dpuflow INT8 w7     the same quantized with --weight-bits 7 (the AVX2 int8 kernel's range)
+#   dpuflow INT8 w7a7   --weight-bits 7 --act-bits 7 (the kernel's narrow form on every layer)
 #   ORT FP32 / INT8 QDQ node tests/peers/ort_run.mjs bench on the FP32 file / the QDQ file
 #   ORT INT8 dynamic    the same on make_dynamic_int8.py's DynamicQuantizeLinear+MatMulInteger
 #   PyTorch FP32 / INT8 bench/peers/torch_bench.py (same module and weights; quantize_dynamic)
@@ -52,7 +53,7 @@ while [ $# -gt 0 ]; do
     --opset) opset="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --doc) doc="$2"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -98,18 +99,31 @@ PYEOF
   if [ -f "$vocab" ]; then calib_note="dpuflow calibrate, built-in corpus, tokenized with $vocab (50 rows)"
   else calib_note="random ids in [1000, 21128) (no vocab at $vocab), 50 rows"; fi
   local qdir="$mdir/${m}_s${seq}_op${opset}_int8" q7dir="$mdir/${m}_s${seq}_op${opset}_int8w7"
+  local q77dir="$mdir/${m}_s${seq}_op${opset}_int8w7a7"
   if [ ! -f "$qdir/deploy_model.onnx" ]; then
     "$bin" quantize "$b1" --calib "$calib" --out-dir "$qdir" >&2 || return 1
   fi
   if [ ! -f "$q7dir/deploy_model.onnx" ]; then
     "$bin" quantize "$b1" --calib "$calib" --weight-bits 7 --out-dir "$q7dir" >&2 || return 1
   fi
+  if [ ! -f "$q77dir/deploy_model.onnx" ]; then
+    "$bin" quantize "$b1" --calib "$calib" --weight-bits 7 --act-bits 7 --out-dir "$q77dir" >&2 || return 1
+  fi
+  # What each INT8 variant costs in accuracy: validate's mean cosine to FP32 on the calibration rows.
+  local v d cos
+  for v in df_int8:"$qdir" df_int8w7:"$q7dir" df_int8w7a7:"$q77dir"; do
+    d="${v#*:}"
+    cos="$("$bin" validate "$b1" "$d/deploy_model.onnx" --calib "$calib" --json 2>/dev/null |
+           sed -n 's/.*"cosine_mean": *\([0-9.]*\).*/\1/p' | head -n 1)"
+    printf '%s\t%s\t%s\n' "$m" "${v%%:*}" "${cos:-?}" >>"$accuracy"
+  done
   local b
   for b in $batches; do
     local f="$mdir/${m}_b${b}_s${seq}_op${opset}"
     [ -f "$f.onnx" ] || return 1
     [ -f "${f}_qdq.onnx" ] || "$py" bench/peers/pin_batch.py "$qdir/deploy_model.onnx" "${f}_qdq.onnx" "$b" >/dev/null || return 1
     [ -f "${f}_qdq7.onnx" ] || "$py" bench/peers/pin_batch.py "$q7dir/deploy_model.onnx" "${f}_qdq7.onnx" "$b" >/dev/null || return 1
+    [ -f "${f}_qdq77.onnx" ] || "$py" bench/peers/pin_batch.py "$q77dir/deploy_model.onnx" "${f}_qdq77.onnx" "$b" >/dev/null || return 1
     [ -f "${f}_dynq.onnx" ] || "$py" bench/peers/make_dynamic_int8.py "$f.onnx" "${f}_dynq.onnx" >/dev/null || return 1
   done
 }
@@ -119,11 +133,13 @@ loads=("$load_before")
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/df_bench.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 results="$tmp/results.tsv"   # model batch threads engine round p50 p90 min
+accuracy="$tmp/accuracy.tsv" # model engine cosine_mean
 : >"$results"
+: >"$accuracy"
 
 field_of() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\([0-9.eE+-]*\).*/\1/p" | tail -n 1; }
 
-engines="df_fp32 df_var df_int8 df_int8w7 ort_fp32 ort_qdq ort_dyn torch_fp32 torch_int8"
+engines="df_fp32 df_var df_int8 df_int8w7 df_int8w7a7 ort_fp32 ort_qdq ort_dyn torch_fp32 torch_int8"
 for m in $models_list; do
   if ! prep "$m"; then echo "run.sh: could not prepare the $m models" >&2; continue; fi
   for b in $batches; do
@@ -145,6 +161,7 @@ for m in $models_list; do
             df_var) cmd=("${dfc[@]}" --max-batch 32 "$mdir/${m}_b1_s${seq}_op${opset}.onnx") ;;
             df_int8) cmd=("${dfc[@]}" "${f}_qdq.onnx") ;;
             df_int8w7) cmd=("${dfc[@]}" "${f}_qdq7.onnx") ;;
+            df_int8w7a7) cmd=("${dfc[@]}" "${f}_qdq77.onnx") ;;
             ort_fp32) cmd=("${ortc[@]}" "$f.onnx") ;;
             ort_qdq) cmd=("${ortc[@]}" "${f}_qdq.onnx") ;;
             ort_dyn) cmd=("${ortc[@]}" "${f}_dynq.onnx") ;;
@@ -185,5 +202,5 @@ blas="$(readlink -f /etc/alternatives/libblas.so.3-x86_64-linux-gnu 2>/dev/null)
 mkdir -p "$(dirname "$out")" "$(dirname "$doc")"
 env CPU="$cpu_model" CPUS="$cpus" CPUS_ALL="$cpus_all" TPC="$tpc" FLAGS="$flags" MEM="$mem" DNNL="$dnnl" \
     COMMIT="$commit" LOADS="$(printf '%s;' "${loads[@]}")" ORTV="$ort_version" TORCHV="$torch_version" \
-    BLAS="$blas" CALIB="$calib_note" QUICK="$quick" \
+    BLAS="$blas" CALIB="$calib_note" QUICK="$quick" ACCURACY="$accuracy" \
     "$py" bench/peers/report.py "$results" "$out" "$doc" "$runs" "$repeats" "$seq" "$opset"
