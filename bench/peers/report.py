@@ -78,6 +78,54 @@ def accuracy_lines(path):
     return out + [""]
 
 
+def limits_lines(rows, path):
+    """The GEMM floors bench_kernels measured, beside this run's medians: the best ratio to ORT
+    any amount of fusion could reach on this CPU, and whether the absolute targets are within it."""
+    import json
+    k = {}
+    try:
+        for line in open(path):
+            line = line.strip()
+            if line:
+                d = json.loads(line)
+                if d.get("available"):
+                    k[(d["model"], d["kernel"])] = d
+    except (OSError, ValueError):
+        return []
+    if not k:
+        return []
+
+    def med(model, eng):
+        v = rows.get((model, 1, 1), {}).get(eng)
+        return statistics.median(v) if v else None
+    out = ["## How close to this CPU's limits (1 thread, [1,64])", "",
+           "`build/bench_kernels` times one layer's four weight GEMMs (M = 64, weights prepacked) on "
+           "dpuflow's kernels and multiplies by the layer count: the *GEMM floor*, what a model would take "
+           "if attention, LayerNorm and everything else were free. ORT's time over that floor is the "
+           "largest ratio any fusion could reach here; dpuflow's time over it says how much is left.", "",
+           "| model | kernel | G multiply-adds/s | GEMM floor ms | dpuflow p50 ms (floor as % of it) | "
+           "compared with | its p50 ms | best ratio possible | target |",
+           "|---|---|---:|---:|---:|---|---:|---:|---|"]
+    plan = [("tinybert", "fp32", "df_fp32", ("ort_fp32",), "ORT FP32", ">= 1.5x"),
+            ("tinybert", "int8_wide", "df_int8w7", ("ort_qdq", "ort_dyn"), "best ORT INT8", ">= 1.5x, <= 1.0 ms"),
+            ("tinybert", "int8_narrow", "df_int8w7a7", ("ort_qdq", "ort_dyn"), "best ORT INT8", ">= 1.5x, <= 1.0 ms"),
+            ("bertbase", "fp32", "df_fp32", ("ort_fp32",), "ORT FP32", ">= 1.3x"),
+            ("bertbase", "int8_wide", "df_int8w7", ("ort_qdq", "ort_dyn"), "best ORT INT8", "<= 18 ms"),
+            ("bertbase", "int8_narrow", "df_int8w7a7", ("ort_qdq", "ort_dyn"), "best ORT INT8", "<= 18 ms")]
+    for model, kern, eng, peers, peer_label, target in plan:
+        d = k.get((model, kern))
+        if not d:
+            continue
+        floor = d["gemm_floor_ms"]
+        mine = med(model, eng)
+        peer = min([x for x in (med(model, p) for p in peers) if x], default=None)
+        out.append("| %s | %s | %.1f | %.2f | %s | %s | %s | %s | %s |" % (
+            NAMES[model], kern.replace("_", " "), d["gmacs"], floor,
+            "%.2f (%.0f%%)" % (mine, 100.0 * floor / mine) if mine else "n/a", peer_label,
+            "%.2f" % peer if peer else "n/a", "%.2fx" % (peer / floor) if peer else "n/a", target))
+    return out + [""]
+
+
 def main():
     res, out, doc, runs, rounds, seq, opset = sys.argv[1:8]
     e = os.environ.get
@@ -154,7 +202,7 @@ def main():
         fh.write("\n".join(latest))
     os.replace(out + ".tmp", out)
 
-    targets = target_lines(rows, e) + accuracy_lines(e("ACCURACY") or "")
+    targets = target_lines(rows, e) + limits_lines(rows, e("KERNELS") or "") + accuracy_lines(e("ACCURACY") or "")
     quick = e("QUICK") == "1"
     d = ["# Benchmarks: dpuflow vs ONNX Runtime vs PyTorch on CPU", "",
          "The numbers below come from one run of `bench/peers/run.sh`%s on %s, every engine measured "

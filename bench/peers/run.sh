@@ -128,10 +128,16 @@ PYEOF
   done
 }
 
+# The GEMM ceilings of this CPU on dpuflow's own kernels (bench/kernels.c), for the report's
+# "limits" section: measured first, while nothing else of this run competes.
+kernels="$(mktemp "${TMPDIR:-/tmp}/df_kernels.XXXXXX")"
+kbin="$(dirname "$bin")/bench_kernels"
+if [ -x "$kbin" ]; then "$kbin" >"$kernels" 2>/dev/null || : >"$kernels"; else : >"$kernels"; fi
+
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 loads=("$load_before")
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/df_bench.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp" "$kernels"' EXIT
 results="$tmp/results.tsv"   # model batch threads engine round p50 p90 min
 accuracy="$tmp/accuracy.tsv" # model engine cosine_mean
 : >"$results"
@@ -202,5 +208,5 @@ blas="$(readlink -f /etc/alternatives/libblas.so.3-x86_64-linux-gnu 2>/dev/null)
 mkdir -p "$(dirname "$out")" "$(dirname "$doc")"
 env CPU="$cpu_model" CPUS="$cpus" CPUS_ALL="$cpus_all" TPC="$tpc" FLAGS="$flags" MEM="$mem" DNNL="$dnnl" \
     COMMIT="$commit" LOADS="$(printf '%s;' "${loads[@]}")" ORTV="$ort_version" TORCHV="$torch_version" \
-    BLAS="$blas" CALIB="$calib_note" QUICK="$quick" ACCURACY="$accuracy" \
+    BLAS="$blas" CALIB="$calib_note" QUICK="$quick" ACCURACY="$accuracy" KERNELS="$kernels" \
     "$py" bench/peers/report.py "$results" "$out" "$doc" "$runs" "$repeats" "$seq" "$opset"
