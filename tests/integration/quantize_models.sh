@@ -138,6 +138,18 @@ grep -q "activation bits: 7" "$tmp/q_w7a7/quant_log.txt" && ok "quant_log.txt na
   bad "quant_log.txt lacks the activation bits"
 run "validate 7-bit weights and activations" \
   "$bin" validate "$model" "$tmp/q_w7a7/deploy_model.onnx" --calib "$tmp/calib.npz"
+# The AVX2 int8 kernel (wide for 7-bit weights, narrow with 7-bit activations too) against
+# ONNX Runtime's reference QDQ execution of the same files.
+if [ "$have_ort" = 1 ]; then
+  for v in w7 w7a7; do
+    d="$tmp/q_$v"
+    if node "$peers/ort_run.mjs" "$d/deploy_model.onnx" "$tmp/row.npz" "$tmp/ort.npz" >"$tmp/out" 2>&1 &&
+       "$bin" run "$d/deploy_model.onnx" --inputs "$tmp/row.npz" --out "$tmp/df.npz" >>"$tmp/out" 2>&1 &&
+       "$py" "$peers/compare_npz.py" "$tmp/df.npz" "$tmp/ort.npz" --atol 1e-4 >>"$tmp/out" 2>&1; then
+      ok "ONNX Runtime runs the $v deploy_model.onnx and agrees with dpuflow (atol 1e-4)"
+    else bad "ORT vs dpuflow on $v"; sed 's/^/    /' "$tmp/out"; fi
+  done
+fi
 if "$bin" quantize "$model" --calib "$tmp/calib.npz" --act-bits 9 --out-dir "$tmp/q_a9" 2>"$tmp/err"; then
   bad "--act-bits 9 is refused"
 else grep -q "act-bits" "$tmp/err" && ok "--act-bits 9 is refused" || bad "--act-bits 9 message"; fi
