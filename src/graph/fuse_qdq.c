@@ -321,3 +321,67 @@ static int match_qmm_gelu(df_graph *g, int i, const df_optimize_opts *o, df_erro
 df_status df_pass_qmatmul_gelu(df_graph *g, const df_optimize_opts *o, int *count, df_error *err) {
     return df_fuse_each(g, "Gelu", 1, match_qmm_gelu, o, count, err);
 }
+
+/* A per-tensor quantization's (dtype, zero point): an absent zero point is uint8 0, as
+ * QuantizeLinear's output type and DequantizeLinear's default say. */
+static bool q_params(const df_graph *g, int scale_v, int zp_v, float *scale, df_dtype *dt, int32_t *zp) {
+    if (scale_v < 0 || !one_const(&g->values[scale_v], DF_F32)) return false;
+    *scale = ((const float *)g->values[scale_v].value.data)[0];
+    if (zp_v < 0) {
+        *dt = DF_U8;
+        *zp = 0;
+        return true;
+    }
+    const df_value *z = &g->values[zp_v];
+    if (one_const(z, DF_U8)) *zp = ((const uint8_t *)z->value.data)[0];
+    else if (one_const(z, DF_I8)) *zp = ((const int8_t *)z->value.data)[0];
+    else return false;
+    *dt = z->dtype;
+    return true;
+}
+
+/* QuantizeLinear(x) read by one QMatMul only (as its x_q, with the same scale and zero point)
+ * -> that QMatMul reads x and quantizes it itself (ops/qmatmul.c): the AVX2 kernel then gets
+ * its bytes from one pass over the floats instead of a QuantizeLinear node plus a scan of its
+ * output. Results are identical: the node quantizes exactly as QuantizeLinear does. An
+ * activation with several QMatMul readers (unfused Q, K, V) keeps its QuantizeLinear, so it
+ * is still quantized once; DPU-mode QMatMuls (fpga artifacts) keep theirs too. */
+static int match_qmm_quantize(df_graph *g, int i, const df_optimize_opts *o, df_error *err) {
+    (void)o, (void)err;
+    const df_node *q = &g->nodes[i];
+    if (q->n_inputs < 2 || q->n_outputs != 1 || q->inputs[0] < 0 || q->outputs[0] < 0) return 0;
+    const int x = q->inputs[0], y = q->outputs[0];
+    const df_value *xv = &g->values[x];
+    if (xv->dtype != DF_F32 || xv->has_const || g->values[y].is_graph_output) return 0;
+    float scale;
+    df_dtype dt;
+    int32_t zp;
+    if (!q_params(g, q->inputs[1], q->n_inputs > 2 ? q->inputs[2] : -1, &scale, &dt, &zp)) return 0;
+    int readers = 0;
+    for (int k = 0; k < g->n_nodes; k++) {
+        const df_node *r = &g->nodes[k];
+        if (r->dead) continue;
+        for (int j = 0; j < r->n_inputs; j++) {
+            if (r->inputs[j] != y) continue;
+            if (j != 0 || strcmp(r->op_type, "QMatMul") || df_node_attr(r, "dpu_subgraph") ||
+                strcmp(df_attr_string(r, "round_mode", "onnx"), "onnx"))
+                return 0;
+            float rs;
+            df_dtype rdt;
+            int32_t rzp;
+            if (!q_params(g, r->inputs[1], r->n_inputs > 2 ? r->inputs[2] : -1, &rs, &rdt, &rzp) || rs != scale ||
+                rdt != dt || rzp != zp)
+                return 0;
+            readers++;
+        }
+    }
+    const int user = readers == 1 ? df_fuse_sole_user(g, y, NULL) : -1; /* QMatMul is not default-domain */
+    if (user < 0) return 0;
+    g->nodes[user].inputs[0] = x;
+    df_fuse_kill(g, i);
+    return 1;
+}
+
+df_status df_pass_qmatmul_quantize(df_graph *g, const df_optimize_opts *o, int *count, df_error *err) {
+    return df_fuse_each(g, "QuantizeLinear", 0, match_qmm_quantize, o, count, err);
+}

@@ -57,6 +57,7 @@ static inline void df_fuse_kill(df_graph *g, int i) { if (i >= 0) g->nodes[i].de
 df_status df_pass_layernorm(df_graph *g, const df_optimize_opts *o, int *count, df_error *err);
 df_status df_pass_gelu(df_graph *g, const df_optimize_opts *o, int *count, df_error *err);
 df_status df_pass_qmatmul_gelu(df_graph *g, const df_optimize_opts *o, int *count, df_error *err);
+df_status df_pass_qmatmul_quantize(df_graph *g, const df_optimize_opts *o, int *count, df_error *err);
 df_status df_pass_attention(df_graph *g, const df_optimize_opts *o, int *count, df_error *err);
 df_status df_pass_matmul_bias(df_graph *g, const df_optimize_opts *o, int *count, df_error *err);
 df_status df_pass_embed_layernorm(df_graph *g, const df_optimize_opts *o, int *count, df_error *err);

@@ -35,6 +35,8 @@ static const pass_entry passes[] = {
     {{"gelu", df_pass_gelu}, true},
     {{"qmatmul_gelu", df_pass_qmatmul_gelu}, true},
     {{"attention", df_pass_attention}, true},
+    /* after attention, which merges Q/K/V QMatMuls: the merged one reads the QuantizeLinear */
+    {{"qmatmul_quantize", df_pass_qmatmul_quantize}, true},
     {{"matmul_bias", df_pass_matmul_bias}, true},
     {{"embed_layernorm", df_pass_embed_layernorm}, true},
     {{"skip_layernorm", df_pass_skip_layernorm}, true},

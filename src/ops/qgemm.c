@@ -2,9 +2,13 @@
  * registers, the zero point, scales and bias applied once per tile from per-panel constants. */
 #include "ops/qgemm.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
 #include "ops/simd_math.h"
 #endif
@@ -116,6 +120,73 @@ df_qgemm_a df_qgemm_view_a(const void *x, bool is_signed, int64_t n, int32_t x_z
     if (!is_signed) return (df_qgemm_a){xb, x_zp, false};
     byte_sub(scratch, xb, n, (uint8_t)0x80); /* x + 128: int8 to uint8 */
     return (df_qgemm_a){scratch, x_zp + 128, false};
+}
+
+/* One value as QuantizeLinear computes it (ops/quantize_linear.c): NaN ends up as 0 there,
+ * through the float -> int32 -> int8 conversion. */
+static inline int32_t quantize_one(float x, float scale, float zp, float lo, float hi) {
+    float v = nearbyintf(x / scale) + zp;
+    if (v != v) return 0;
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (int32_t)v;
+}
+
+df_qgemm_a df_qgemm_quantize_a(const float *x, int64_t n, float scale, int32_t zp, bool is_signed, uint8_t *dst) {
+    const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f, zf = (float)zp;
+    /* int8 goes out as q + 64: [-64, 63] is then the narrow form's [0, 127] already. */
+    const int32_t off = is_signed ? 64 : 0;
+    int32_t qmin = INT32_MAX, qmax = INT32_MIN;
+    int64_t i = 0;
+#if defined(__AVX2__)
+    if (n >= 32) {
+        const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps(zf), vlo = _mm256_set1_ps(lo),
+                     vhi = _mm256_set1_ps(hi);
+        const __m256i voff = _mm256_set1_epi32(off), vbyte = _mm256_set1_epi32(0xff),
+                      order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        __m256i vmin = _mm256_set1_epi32(INT32_MAX), vmax = _mm256_set1_epi32(INT32_MIN);
+        for (; i + 32 <= n; i += 32) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) {
+                __m256 v = _mm256_loadu_ps(x + i + 8 * k);
+                /* Division, not a reciprocal multiply: it rounds exactly as x / y_scale does. */
+                v = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+                const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+                v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);
+                __m256i qi = _mm256_andnot_si256(_mm256_castps_si256(nan), _mm256_cvtps_epi32(v));
+                vmin = _mm256_min_epi32(vmin, qi);
+                vmax = _mm256_max_epi32(vmax, qi);
+                q[k] = _mm256_and_si256(_mm256_add_epi32(qi, voff), vbyte);
+            }
+            /* 4 x 8 int32 in [0, 255] -> 32 bytes; the packs interleave 128-bit lanes, the
+             * permute puts them back in order. */
+            __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3]));
+            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_permutevar8x32_epi32(b, order));
+        }
+        int32_t a[8], b[8];
+        _mm256_storeu_si256((__m256i *)a, vmin);
+        _mm256_storeu_si256((__m256i *)b, vmax);
+        for (int k = 0; k < 8; k++) {
+            qmin = a[k] < qmin ? a[k] : qmin;
+            qmax = b[k] > qmax ? b[k] : qmax;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        int32_t q = quantize_one(x[i], scale, zf, lo, hi);
+        qmin = q < qmin ? q : qmin;
+        qmax = q > qmax ? q : qmax;
+        dst[i] = (uint8_t)(q + off);
+    }
+    if (n <= 0) return (df_qgemm_a){dst, zp + off, true};
+    if (qmin + off >= 0 && qmax + off <= 127) return (df_qgemm_a){dst, zp + off, true};
+    if (qmax - qmin <= 127) {
+        byte_sub(dst, dst, n, (uint8_t)(off + qmin)); /* to q - qmin */
+        return (df_qgemm_a){dst, zp - qmin, true};
+    }
+    if (!is_signed) return (df_qgemm_a){dst, zp, false};
+    byte_sub(dst, dst, n, (uint8_t)(off - 128)); /* to q + 128 */
+    return (df_qgemm_a){dst, zp + 128, false};
 }
 
 #if defined(__AVX2__) && defined(__FMA__)

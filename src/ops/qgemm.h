@@ -57,6 +57,14 @@ typedef struct df_qgemm_a {
  * as is. */
 df_qgemm_a df_qgemm_view_a(const void *x, bool is_signed, int64_t n, int32_t x_zp, uint8_t *scratch);
 
+/* QuantizeLinear and df_qgemm_view_a in one pass: n floats x quantized exactly as ONNX's
+ * QuantizeLinear does (round half to even of x / scale, plus zp, saturated to int8 when
+ * is_signed, else uint8; NaN gives 0 as the standalone op's conversion does) and written to
+ * dst (n bytes) as the kernel's view of those values. Bytes go out already offset for the
+ * narrow form (int8 + 64); a second pass over the bytes runs only when the values turn out to
+ * need another offset. */
+df_qgemm_a df_qgemm_quantize_a(const float *x, int64_t n, float scale, int32_t zp, bool is_signed, uint8_t *dst);
+
 /* C[M,N] = (A - a.zp) x W * col_scale + bias. lda, ldc in elements. col_scale has N values;
  * bias is NULL or N values; gelu applies the erf GELU to the result (the epilogue of
  * ops/sgemm.c). threads: OpenMP team. */

@@ -14,6 +14,12 @@
  * bias)), so the bias is handed to it divided by each column's scale (prepare does it once);
  * in float that costs at most an ulp or two of the bias, far below a quantization step.
  *
+ * x may also be float32 in the default mode: the node then quantizes it first, exactly as
+ * QuantizeLinear(x, x_scale, x_zp) would (int8 or uint8 as x_zp says, uint8 without one).
+ * The qmatmul_quantize pass (graph/fuse_qdq.c) makes such nodes out of QuantizeLinear ->
+ * QMatMul, so the AVX2 kernel gets its bytes from one pass over the floats
+ * (df_qgemm_quantize_a) instead of a QuantizeLinear node and then a scan of its output.
+ *
  * round_mode = "dpu" (attribute, string; default "onnx") is the DPU's exact numerics for
  * validation (ops/int8_dpu.h): x may then be float32 and is quantized here with round half
  * toward +infinity and saturation to [-128,127]; every scale must be a power of two and the
@@ -51,6 +57,10 @@ typedef struct qmm_state {
     bool dpu;
     bool use_dnnl;
     int32_t x_zp;
+    bool x_float;          /* onnx mode with float32 x: quantized here, into x_q_off of scratch */
+    bool x_signed;         /* x_q's dtype is int8 */
+    float x_scale;
+    size_t x_q_off;
     float *col_scale;      /* N: x_scale * w_scale[n] */
     float *bias;           /* N or NULL */
     /* dpu mode */
@@ -104,12 +114,15 @@ static df_status qmm_infer(df_graph *g, df_node *n, df_error *err) {
     df_value *x = df_node_in(g, n, QMM_X), *xs = df_node_in(g, n, QMM_XS), *xz = df_node_in(g, n, QMM_XZP);
     df_value *w = df_node_in(g, n, QMM_W), *ws = df_node_in(g, n, QMM_WS), *b = df_node_in(g, n, QMM_B);
     if (!x || !xs || !w || !ws) return df_node_error(err, DF_EINVAL, n, "needs inputs x_q, x_scale, W_q and w_scale");
-    if (x->dtype != DF_U8 && x->dtype != DF_I8 && !(dpu && x->dtype == DF_F32))
-        return df_node_error(err, DF_ETYPE, n, "input '%s' must be uint8 or int8%s, not %s", x->name,
-                             dpu ? " (or float32 in dpu mode)" : "", df_dtype_name(x->dtype));
+    if (x->dtype != DF_U8 && x->dtype != DF_I8 && x->dtype != DF_F32)
+        return df_node_error(err, DF_ETYPE, n, "input '%s' must be uint8, int8 or float32, not %s", x->name,
+                             df_dtype_name(x->dtype));
     if (xs->dtype != DF_F32) return df_node_error(err, DF_ETYPE, n, "x_scale '%s' must be float32", xs->name);
     if ((st = one_value(g, n, QMM_XS, "x_scale", err)) || (st = one_value(g, n, QMM_XZP, "x_zero_point", err)))
         return st;
+    if (xz && x->dtype == DF_F32 && !dpu && xz->dtype != DF_U8 && xz->dtype != DF_I8)
+        return df_node_error(err, DF_ETYPE, n, "x_zero_point '%s' must be uint8 or int8, not %s", xz->name,
+                             df_dtype_name(xz->dtype));
     if (xz && x->dtype != DF_F32 && xz->dtype != x->dtype)
         return df_node_error(err, DF_ETYPE, n, "x_zero_point '%s' (%s) must have the dtype of '%s' (%s)", xz->name,
                              df_dtype_name(xz->dtype), x->name, df_dtype_name(x->dtype));
@@ -352,6 +365,12 @@ static df_status qmm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
     const float xscale = scalar_f32(xs);
     for (int64_t j = 0; j < N; j++) s->col_scale[j] = xscale * ((const float *)ws->data)[nws == 1 ? 0 : j];
     if (xz && x->dtype != DF_F32) s->x_zp = x->dtype == DF_U8 ? ((const uint8_t *)xz->data)[0] : ((const int8_t *)xz->data)[0];
+    if (!dpu && x->dtype == DF_F32) {
+        s->x_float = true;
+        s->x_scale = xscale;
+        s->x_signed = xz && xz->dtype == DF_I8;
+        if (xz) s->x_zp = s->x_signed ? ((const int8_t *)xz->data)[0] : ((const uint8_t *)xz->data)[0];
+    }
     if (b) {
         s->bias = malloc((size_t)N * sizeof(float));
         if (!s->bias) return df_node_error(err, DF_ENOMEM, n, "out of memory");
@@ -390,7 +409,10 @@ static df_status qmm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
         if (x->dtype == DF_F32) *scratch_bytes = (size_t)s->K;
         return DF_OK;
     }
-    if (s->M * s->K * N == 0 || getenv("DF_INT8_LOOP")) return DF_OK;
+    if (s->M * s->K * N == 0 || getenv("DF_INT8_LOOP")) {
+        *scratch_bytes = s->x_float ? (size_t)(s->M * s->K) : 0;
+        return DF_OK;
+    }
     df_error e2 = {0};
     const char *qg_env = getenv("DF_QGEMM");
     if (!has_vnni() && !(qg_env && !strcmp(qg_env, "0")) && df_qgemm_takes(s->K, N, w->data)) {
@@ -401,11 +423,14 @@ static df_status qmm_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df_
         return DF_OK;
     }
     /* No oneDNN kernel (an unusual build): the int32 loop below still gives exact results. */
-    if (qmm_dnnl_create(s, df_node_max_batch(g, n, QMM_X), x->dtype == DF_U8 ? dnnl_u8 : dnnl_s8, w->data, n, &e2)) {
+    const bool x_u8 = s->x_float ? !s->x_signed : x->dtype == DF_U8;
+    if (qmm_dnnl_create(s, df_node_max_batch(g, n, QMM_X), x_u8 ? dnnl_u8 : dnnl_s8, w->data, n, &e2)) {
         df_log(DF_LOG_DEBUG, "%s", e2.msg);
         s->use_dnnl = false;
     }
-    *scratch_bytes = s->scratch_bytes;
+    /* A float x is quantized past oneDNN's scratchpad. */
+    s->x_q_off = (s->scratch_bytes + 63) & ~(size_t)63;
+    *scratch_bytes = s->x_float ? s->x_q_off + (size_t)(s->M * s->K) : s->scratch_bytes;
     return DF_OK;
 }
 
@@ -459,33 +484,57 @@ static df_status qmm_run(const df_kernel_args *a) {
     return st;
 }
 
+/* QuantizeLinear(x, x_scale, x_zp) of a float x into dst, as ops/quantize_linear.c does it. */
+static void quantize_x(const qmm_state *s, const float *x, int64_t n, void *dst) {
+    const float lo = s->x_signed ? -128.0f : 0.0f, hi = s->x_signed ? 127.0f : 255.0f, zp = (float)s->x_zp;
+    for (int64_t i = 0; i < n; i++) {
+        float v = nearbyintf(x[i] / s->x_scale) + zp;
+        v = v != v ? 0.0f : v < lo ? lo : v > hi ? hi : v;
+        if (s->x_signed) ((int8_t *)dst)[i] = (int8_t)(int32_t)v;
+        else ((uint8_t *)dst)[i] = (uint8_t)(int32_t)v;
+    }
+}
+
 static df_status qmm_run_core(const df_kernel_args *a) {
     qmm_state *s = a->node->state;
     if (!s) return df_node_error(a->err, DF_EINTERNAL, a->node, "QMatMul was not prepared");
     df_tensor *y = a->out[0];
     if (y->nbytes == 0) return DF_OK;
+    const df_tensor *x = a->in[QMM_X];
+    const int64_t rows = df_shape_numel(&x->shape) / s->K;
     if (s->use_qgemm) {
-        const df_tensor *x = a->in[QMM_X];
-        const int64_t rows = df_shape_numel(&x->shape) / s->K;
-        /* Scratch holds the shifted view when the kernel needs one (see prepare). */
+        /* Scratch holds the kernel's view of x when it is not x itself (see prepare). */
         if (a->scratch_size < (size_t)(rows * s->K))
             return df_node_error(a->err, DF_EINTERNAL, a->node, "scratch too small");
-        const df_qgemm_a xa = df_qgemm_view_a(x->data, x->dtype == DF_I8, rows * s->K, s->x_zp, a->scratch);
+        const df_qgemm_a xa =
+            s->x_float ? df_qgemm_quantize_a(x->data, rows * s->K, s->x_scale, s->x_zp, s->x_signed, a->scratch)
+                       : df_qgemm_view_a(x->data, x->dtype == DF_I8, rows * s->K, s->x_zp, a->scratch);
         df_qgemm_run(&s->qg, rows, xa, s->K, s->col_scale, s->bias, s->gelu, y->data, s->N, a->threads);
         return DF_OK;
     }
+    /* The other paths read int8/uint8 x: a float one is quantized first, into a view of x. */
+    df_tensor xq;
+    if (s->x_float) {
+        if (a->scratch_size < s->x_q_off + (size_t)(rows * s->K))
+            return df_node_error(a->err, DF_EINTERNAL, a->node, "scratch too small");
+        xq = *x;
+        xq.dtype = s->x_signed ? DF_I8 : DF_U8;
+        xq.data = (char *)a->scratch + s->x_q_off;
+        xq.nbytes = (size_t)(rows * s->K);
+        quantize_x(s, x->data, rows * s->K, xq.data);
+        x = &xq;
+    }
     if (s->use_dnnl) {
-        const int64_t rows = df_shape_numel(&a->in[QMM_X]->shape) / s->K;
         const int64_t m = s->n_buckets > 1 ? rows / s->unit_M : 1;
         if (s->n_buckets > 1 && (m * s->unit_M != rows || m >= ((int64_t)1 << s->n_buckets)))
             return df_node_error(a->err, DF_ESHAPE, a->node, "%lld rows do not fit the prepared row buckets",
                                  (long long)rows);
-        const size_t xsz = df_dtype_size(a->in[QMM_X]->dtype);
+        const size_t xsz = df_dtype_size(x->dtype);
         int64_t done = 0;
         for (int b = s->n_buckets - 1; b >= 0; b--) {
             if (s->n_buckets > 1 && !(m & ((int64_t)1 << b))) continue;
             const qmm_bucket *bk = &s->bk[b];
-            dnnl_memory_set_data_handle(bk->src, (char *)a->in[QMM_X]->data + (size_t)(done * s->K) * xsz);
+            dnnl_memory_set_data_handle(bk->src, (char *)x->data + (size_t)(done * s->K) * xsz);
             dnnl_memory_set_data_handle(bk->dst, (float *)y->data + done * s->N);
             for (int i = 0; i < s->n_prims; i++) {
                 const qmm_prim *p = &bk->p[i];
@@ -509,9 +558,9 @@ static df_status qmm_run_core(const df_kernel_args *a) {
         return DF_OK;
     }
     /* The dpu path quantizes one row at a time into scratch: K bytes (see prepare). */
-    if (a->in[QMM_X]->dtype == DF_F32 && a->scratch_size < (size_t)s->K)
+    if (x->dtype == DF_F32 && a->scratch_size < (size_t)s->K)
         return df_node_error(a->err, DF_EINTERNAL, a->node, "scratch too small");
-    qmm_loop(s, a->in[QMM_X], a->in[QMM_W]->data, y->data, a->scratch);
+    qmm_loop(s, x, a->in[QMM_W]->data, y->data, a->scratch);
     return DF_OK;
 }
 

@@ -176,12 +176,73 @@ static void test_refusals(void **state) {
     assert_true(a.narrow);
 }
 
+/* QuantizeLinear's value for one float (ops/quantize_linear.c), the reference for
+ * df_qgemm_quantize_a. */
+static int32_t quantize_ref(float x, float scale, int32_t zp, bool is_signed) {
+    float v = nearbyintf(x / scale) + (float)zp;
+    if (v != v) return 0;
+    float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+    return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* Floats quantized and viewed in one pass: every byte of the view minus its zero point equals
+ * QuantizeLinear's value minus the zero point, the view is narrow exactly when the values
+ * span <= 127, and the GEMM on it matches the exact reference. */
+static void test_quantize_view(void **state) {
+    (void)state;
+    if (!have_kernel()) skip();
+    const struct {
+        bool is_signed;
+        int32_t zp;
+        float lo, hi;   /* floats drawn from [lo, hi] (scale 0.05) */
+        bool narrow;
+        int64_t n;
+    } cases[] = {
+        {true, 0, -3.1f, 3.1f, true, 77},     /* int8 within [-62, 62]: written narrow as is */
+        {true, 0, 0.0f, 6.0f, true, 64},      /* int8 [0, 120]: shifted */
+        {true, 3, -7.0f, 7.0f, false, 100},   /* int8 full range, saturating: wide */
+        {false, 0, 0.0f, 6.3f, true, 33},     /* uint8 [0, 126]: narrow as is */
+        {false, 128, -6.0f, 6.0f, false, 200}, /* uint8 around 128, full span: wide */
+        {false, 10, -1.0f, 2.0f, true, 5},    /* short: the scalar tail only */
+    };
+    const float scale = 0.05f;
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        const int64_t n = cases[c].n;
+        float *x = malloc((size_t)n * sizeof(float));
+        uint8_t *dst = malloc((size_t)n);
+        assert_non_null(x), assert_non_null(dst);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = cases[c].lo + (cases[c].hi - cases[c].lo) * (float)(next_u32() % 10001) / 10000.0f;
+        x[0] = cases[c].lo, x[n - 1] = cases[c].hi;
+        df_qgemm_a a = df_qgemm_quantize_a(x, n, scale, cases[c].zp, cases[c].is_signed, dst);
+        assert_ptr_equal(a.data, dst);
+        assert_int_equal(a.narrow, cases[c].narrow);
+        for (int64_t i = 0; i < n; i++) {
+            int32_t q = quantize_ref(x[i], scale, cases[c].zp, cases[c].is_signed);
+            if ((int32_t)a.data[i] - a.zp != q - cases[c].zp)
+                fail_msg("case %zu [%lld]: x %.6g -> byte %d (zp %d), QuantizeLinear gives %d (zp %d)", c, (long long)i,
+                         (double)x[i], a.data[i], a.zp, q, cases[c].zp);
+            if (a.narrow) assert_true(a.data[i] <= 127);
+        }
+        free(x), free(dst);
+    }
+    /* NaN quantizes to 0 and infinities saturate, as the standalone op does. */
+    float odd[40];
+    uint8_t dst[40];
+    for (int i = 0; i < 40; i++) odd[i] = (float)(i % 5) * 0.1f;
+    odd[3] = NAN, odd[35] = NAN, odd[7] = INFINITY, odd[38] = -INFINITY;
+    df_qgemm_a a = df_qgemm_quantize_a(odd, 40, 0.01f, 0, true, dst);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal((int32_t)a.data[i] - a.zp, quantize_ref(odd[i], 0.01f, 0, true));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_views),
         cmocka_unit_test(test_gelu),
         cmocka_unit_test(test_extremes),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_quantize_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
