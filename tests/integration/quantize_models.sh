@@ -21,6 +21,17 @@ run() { # label, command...
   if "$@" >"$tmp/out" 2>&1; then ok "$label"; else bad "$label"; sed 's/^/    /' "$tmp/out"; fi
 }
 
+# label, quantize output dir: ONNX Runtime and dpuflow run its deploy_model.onnx on row.npz
+# and agree to 1e-4.
+ort_agrees() {
+  local label="$1" d="$2"
+  if node "$peers/ort_run.mjs" "$d/deploy_model.onnx" "$tmp/row.npz" "$tmp/ort.npz" >"$tmp/out" 2>&1 &&
+     "$bin" run "$d/deploy_model.onnx" --inputs "$tmp/row.npz" --out "$tmp/df.npz" >>"$tmp/out" 2>&1 &&
+     "$py" "$peers/compare_npz.py" "$tmp/df.npz" "$tmp/ort.npz" --atol 1e-4 >>"$tmp/out" 2>&1; then
+    ok "ONNX Runtime runs the $label deploy_model.onnx and agrees with dpuflow (atol 1e-4)"
+  else bad "ORT vs dpuflow on $label"; sed 's/^/    /' "$tmp/out"; fi
+}
+
 have_py=0; "$py" -c 'import numpy, onnx' >/dev/null 2>&1 && have_py=1
 have_ort=0
 if [ "$have_py" = 1 ] && bash "$peers/install.sh" >/dev/null 2>&1; then have_ort=1; fi
@@ -79,13 +90,7 @@ for t in q['tensors']:
 "
       fi
     fi
-    if [ "$have_ort" = 1 ]; then
-      if node "$peers/ort_run.mjs" "$d/deploy_model.onnx" "$tmp/row.npz" "$tmp/ort.npz" >"$tmp/out" 2>&1 &&
-         "$bin" run "$d/deploy_model.onnx" --inputs "$tmp/row.npz" --out "$tmp/df.npz" >>"$tmp/out" 2>&1 &&
-         "$py" "$peers/compare_npz.py" "$tmp/df.npz" "$tmp/ort.npz" --atol 1e-4 >>"$tmp/out" 2>&1; then
-        ok "ONNX Runtime runs $label deploy_model.onnx and agrees with dpuflow (atol 1e-4)"
-      else bad "ORT vs dpuflow on $label"; sed 's/^/    /' "$tmp/out"; fi
-    fi
+    [ "$have_ort" = 1 ] && ort_agrees "$label" "$d"
   done
 done
 
@@ -141,14 +146,7 @@ run "validate 7-bit weights and activations" \
 # The AVX2 int8 kernel (wide for 7-bit weights, narrow with 7-bit activations too) against
 # ONNX Runtime's reference QDQ execution of the same files.
 if [ "$have_ort" = 1 ]; then
-  for v in w7 w7a7; do
-    d="$tmp/q_$v"
-    if node "$peers/ort_run.mjs" "$d/deploy_model.onnx" "$tmp/row.npz" "$tmp/ort.npz" >"$tmp/out" 2>&1 &&
-       "$bin" run "$d/deploy_model.onnx" --inputs "$tmp/row.npz" --out "$tmp/df.npz" >>"$tmp/out" 2>&1 &&
-       "$py" "$peers/compare_npz.py" "$tmp/df.npz" "$tmp/ort.npz" --atol 1e-4 >>"$tmp/out" 2>&1; then
-      ok "ONNX Runtime runs the $v deploy_model.onnx and agrees with dpuflow (atol 1e-4)"
-    else bad "ORT vs dpuflow on $v"; sed 's/^/    /' "$tmp/out"; fi
-  done
+  for v in w7 w7a7; do ort_agrees "$v" "$tmp/q_$v"; done
 fi
 if "$bin" quantize "$model" --calib "$tmp/calib.npz" --act-bits 9 --out-dir "$tmp/q_a9" 2>"$tmp/err"; then
   bad "--act-bits 9 is refused"
