@@ -6,7 +6,7 @@
  * One packed GEMM computes Q, K and V for every token, bias fused (the prepacked sgemm where
  * oneDNN would leave the weights unpacked, see ops/sgemm.h; oneDNN otherwise). Then each
  * (batch, head) works in a per-thread block that stays in L1/L2 (about 31 KB for S=64, d=26):
- * K^T and V are copied into contiguous zero-padded tiles so both small products run as
+ * Q^T and V are copied into contiguous padded tiles so both small products run as
  * register-blocked 4x16 kernels, and the S x S scores never leave that block.
  * Produced by src/graph/fuse_attention.c. */
 #include <stdint.h>
@@ -46,8 +46,8 @@ static void head_layout(attn_state *s) {
     s->dp = (s->d + 15) & ~(int64_t)15;
     s->Sp = (s->S + 15) & ~(int64_t)15;
     s->threads = df_fused_max_threads();
-    /* K^T [d,Sp], V [S,dp], scores [S,Sp], 1/sum [S]. */
-    s->work_floats = align64((size_t)(s->d * s->Sp + s->S * s->dp + s->S * s->Sp + s->S) * sizeof(float)) / sizeof(float);
+    /* Q^T [d,Sp], V [S,dp], scores [S,Sp], per-query max and 1/sum [Sp] each. */
+    s->work_floats = align64((size_t)(s->d * s->Sp + s->S * s->dp + s->S * s->Sp + 2 * s->Sp) * sizeof(float)) / sizeof(float);
 }
 
 static df_status attn_check(const df_graph *g, const df_node *n, df_error *err) {
@@ -129,6 +129,8 @@ static df_status attn_prepare(df_graph *g, df_node *n, size_t *scratch_bytes, df
  * plain arrays the compiler may vectorize. Unaligned loads: tiles start at arbitrary rows. */
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
+
+#include "ops/simd_math.h"
 typedef __m256 v8;
 #define V8_ZERO() _mm256_setzero_ps()
 #define V8_LOAD(p) _mm256_loadu_ps(p)
@@ -136,114 +138,210 @@ typedef __m256 v8;
 #define V8_SET1(x) _mm256_set1_ps(x)
 #define V8_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define V8_MUL(a, b) _mm256_mul_ps(a, b)
+#define V8_MAX(a, b) _mm256_max_ps(a, b)
+/* Pin B in registers: gcc otherwise folds each B load into all four FMAs that use it, 12
+ * loads per 8 FMAs instead of 6, and the block becomes load-port bound (as in ops/sgemm.c). */
+#define V8_PIN(b0, b1) __asm__("" : "+x"(b0), "+x"(b1))
+
+/* Lanes below n set: masked loads read nothing past a head's last column (for the last head
+ * of the last token that is the end of the buffer), masked stores leave the next head's alone. */
+static inline __m256i lanes_below(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* dst[k * ldd + r] = src[r][k] for r < 8, k < nk <= 8. */
+static inline void transpose8(const float *const src[8], int64_t nk, float *dst, int64_t ldd) {
+    __m256i m = lanes_below(nk);
+    __m256 r0 = _mm256_maskload_ps(src[0], m), r1 = _mm256_maskload_ps(src[1], m);
+    __m256 r2 = _mm256_maskload_ps(src[2], m), r3 = _mm256_maskload_ps(src[3], m);
+    __m256 r4 = _mm256_maskload_ps(src[4], m), r5 = _mm256_maskload_ps(src[5], m);
+    __m256 r6 = _mm256_maskload_ps(src[6], m), r7 = _mm256_maskload_ps(src[7], m);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    __m256 o[8] = {
+        _mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+        _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+        _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+        _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31),
+    };
+    for (int64_t k = 0; k < nk; k++) _mm256_storeu_ps(dst + k * ldd, o[k]);
+}
+
+/* The first n <= 16 of a 16-column result row. */
+static inline void store16(float *y, v8 lo, v8 hi, int64_t n) {
+    if (n >= 16) {
+        _mm256_storeu_ps(y, lo), _mm256_storeu_ps(y + 8, hi);
+    } else {
+        _mm256_maskstore_ps(y, lanes_below(n), lo);
+        if (n > 8) _mm256_maskstore_ps(y + 8, lanes_below(n - 8), hi);
+    }
+}
 #else
 typedef float v8 __attribute__((vector_size(32)));
 static inline v8 v8_load(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
 static inline v8 v8_set1(float x) { return (v8){x, x, x, x, x, x, x, x}; }
+static inline v8 v8_max(v8 a, v8 b) {
+    for (int l = 0; l < 8; l++) a[l] = a[l] > b[l] ? a[l] : b[l];
+    return a;
+}
+static inline void store16(float *y, v8 lo, v8 hi, int64_t n) {
+    float t[16];
+    memcpy(t, &lo, sizeof lo), memcpy(t + 8, &hi, sizeof hi);
+    memcpy(y, t, (size_t)(n < 16 ? n : 16) * sizeof(float));
+}
 #define V8_ZERO() ((v8){0})
 #define V8_LOAD(p) v8_load(p)
 #define V8_STORE(p, v) do { v8 t_ = (v); memcpy((p), &t_, sizeof t_); } while (0)
 #define V8_SET1(x) v8_set1(x)
 #define V8_FMA(a, b, c) ((a) * (b) + (c))
 #define V8_MUL(a, b) ((a) * (b))
+#define V8_MAX(a, b) v8_max(a, b)
+#define V8_PIN(b0, b1) ((void)0)
 #endif
 
-/* One (batch, head). Q, K, V are strided views into the packed projection; K^T [d,Sp] and
- * V [S,dp] are copied into zero-padded tiles (Sp, dp multiples of 16) so both products run as
- * 4-row x 16-column register blocks; the exp'd scores P [S,Sp] stay in this thread's block. */
+/* One (batch, head). Q, K, V are strided views into the packed projection. The scores are
+ * kept transposed, T [S,Sp] with T[j][i] = score of query i against key j: softmax runs over
+ * j, down T's columns, so each query's max and sum are lane-wise vector operations (no
+ * horizontal reductions, and the padding columns i >= S are whole lanes nobody reads).
+ * Q^T [d,Sp] and V [S,dp] are copied into tiles (Sp, dp multiples of 16) so both products
+ * run as 4-row x 16-column register blocks; K and T are read through broadcasts. */
 static void attn_head(const attn_state *s, const float *qkv, const float *mask, float *Y, int64_t b, int64_t h,
                       float scale, float *work) {
     const int64_t S = s->S, Sp = s->Sp, d = s->d, dp = s->dp, ld = 3 * s->A;
-    float *kt = work, *vp = kt + d * Sp, *P = vp + S * dp, *inv = P + S * Sp;
-    const float *base = qkv + b * S * ld + h * d;
+    float *qt = work, *vp = qt + d * Sp, *T = vp + S * dp, *cmax = T + S * Sp, *csum = cmax + Sp;
+    const float *base = qkv + b * S * ld + h * d, *kb = base + s->A, *vb = base + 2 * s->A;
+#if defined(__AVX2__) && defined(__FMA__)
+    /* Padding queries repeat the last one: finite scores, and no separate zeroing pass. */
+    for (int64_t i0 = 0; i0 < Sp; i0 += 8) {
+        const float *src[8];
+        for (int64_t k0 = 0; k0 < d; k0 += 8) {
+            for (int r = 0; r < 8; r++) src[r] = base + (i0 + r < S ? i0 + r : S - 1) * ld + k0;
+            transpose8(src, d - k0 < 8 ? d - k0 : 8, qt + k0 * Sp + i0, Sp);
+        }
+    }
     for (int64_t j = 0; j < S; j++) {
-        const float *kj = base + j * ld + s->A, *vj = base + j * ld + 2 * s->A;
-        for (int64_t k = 0; k < d; k++) kt[k * Sp + j] = kj[k];
+        const float *vj = vb + j * ld;
         float *vr = vp + j * dp;
-        for (int64_t k = 0; k < d; k++) vr[k] = vj[k];
+        for (int64_t c = 0; c < dp; c += 8)
+            _mm256_storeu_ps(vr + c, c + 8 <= d ? _mm256_loadu_ps(vj + c)
+                                     : c < d  ? _mm256_maskload_ps(vj + c, lanes_below(d - c))
+                                              : _mm256_setzero_ps());
+    }
+#else
+    for (int64_t i = 0; i < Sp; i++) {
+        const float *qi = base + (i < S ? i : S - 1) * ld;
+        for (int64_t k = 0; k < d; k++) qt[k * Sp + i] = qi[k];
+    }
+    for (int64_t j = 0; j < S; j++) {
+        float *vr = vp + j * dp;
+        for (int64_t k = 0; k < d; k++) vr[k] = vb[j * ld + k];
         for (int64_t k = d; k < dp; k++) vr[k] = 0.0f;
     }
-    for (int64_t j = S; j < Sp; j++)
-        for (int64_t k = 0; k < d; k++) kt[k * Sp + j] = 0.0f;
-    /* scores = Q K^T */
-    for (int64_t i0 = 0; i0 < S; i0 += 4) {
-        int64_t nr = S - i0 < 4 ? S - i0 : 4;
-        const float *q[4];
-        for (int r = 0; r < 4; r++) q[r] = base + (i0 + (r < nr ? r : 0)) * ld;
-        for (int64_t j0 = 0; j0 < Sp; j0 += 16) {
+#endif
+    for (int64_t i = 0; i < Sp; i++) cmax[i] = -INFINITY;
+    /* T = scale * K Q^T + mask[j], and each query's max over j */
+    for (int64_t j0 = 0; j0 < S; j0 += 4) {
+        int64_t nr = S - j0 < 4 ? S - j0 : 4;
+        const float *k[4];
+        float m[4];
+        /* Rows past S repeat row j0, so they can join the max unchecked. */
+        for (int r = 0; r < 4; r++) {
+            int64_t j = j0 + (r < nr ? r : 0);
+            k[r] = kb + j * ld, m[r] = mask ? mask[j] : 0.0f;
+        }
+        for (int64_t i0 = 0; i0 < Sp; i0 += 16) {
             v8 c00 = V8_ZERO(), c01 = V8_ZERO(), c10 = V8_ZERO(), c11 = V8_ZERO();
             v8 c20 = V8_ZERO(), c21 = V8_ZERO(), c30 = V8_ZERO(), c31 = V8_ZERO();
-            for (int64_t k = 0; k < d; k++) {
-                v8 b0 = V8_LOAD(kt + k * Sp + j0), b1 = V8_LOAD(kt + k * Sp + j0 + 8);
-                v8 a = V8_SET1(q[0][k]);
+            for (int64_t kk = 0; kk < d; kk++) {
+                v8 b0 = V8_LOAD(qt + kk * Sp + i0), b1 = V8_LOAD(qt + kk * Sp + i0 + 8);
+                V8_PIN(b0, b1);
+                v8 a = V8_SET1(k[0][kk]);
                 c00 = V8_FMA(a, b0, c00), c01 = V8_FMA(a, b1, c01);
-                a = V8_SET1(q[1][k]);
+                a = V8_SET1(k[1][kk]);
                 c10 = V8_FMA(a, b0, c10), c11 = V8_FMA(a, b1, c11);
-                a = V8_SET1(q[2][k]);
+                a = V8_SET1(k[2][kk]);
                 c20 = V8_FMA(a, b0, c20), c21 = V8_FMA(a, b1, c21);
-                a = V8_SET1(q[3][k]);
+                a = V8_SET1(k[3][kk]);
                 c30 = V8_FMA(a, b0, c30), c31 = V8_FMA(a, b1, c31);
             }
+            v8 sc = V8_SET1(scale), mr = V8_SET1(m[0]);
+            c00 = V8_FMA(c00, sc, mr), c01 = V8_FMA(c01, sc, mr);
+            mr = V8_SET1(m[1]);
+            c10 = V8_FMA(c10, sc, mr), c11 = V8_FMA(c11, sc, mr);
+            mr = V8_SET1(m[2]);
+            c20 = V8_FMA(c20, sc, mr), c21 = V8_FMA(c21, sc, mr);
+            mr = V8_SET1(m[3]);
+            c30 = V8_FMA(c30, sc, mr), c31 = V8_FMA(c31, sc, mr);
             /* Named accumulators, stored by value: taking their address would spill them. */
-            float *o = P + i0 * Sp + j0;
+            float *o = T + j0 * Sp + i0;
             { V8_STORE(o, c00); V8_STORE(o + 8, c01); }
             if (nr > 1) { V8_STORE(o + Sp, c10); V8_STORE(o + Sp + 8, c11); }
             if (nr > 2) { V8_STORE(o + 2 * Sp, c20); V8_STORE(o + 2 * Sp + 8, c21); }
             if (nr > 3) { V8_STORE(o + 3 * Sp, c30); V8_STORE(o + 3 * Sp + 8, c31); }
+            v8 m0 = V8_MAX(V8_MAX(c00, c10), V8_MAX(c20, c30)), m1 = V8_MAX(V8_MAX(c01, c11), V8_MAX(c21, c31));
+            V8_STORE(cmax + i0, V8_MAX(m0, V8_LOAD(cmax + i0)));
+            V8_STORE(cmax + i0 + 8, V8_MAX(m1, V8_LOAD(cmax + i0 + 8)));
         }
     }
-    /* softmax numerators; 1/sum is applied to the output row */
-    for (int64_t i = 0; i < S; i++) {
-        float *row = P + i * Sp;
-        float mx = -INFINITY;
-        if (mask) {
-#pragma omp simd reduction(max : mx)
-            for (int64_t j = 0; j < S; j++) {
-                row[j] = row[j] * scale + mask[j];
-                mx = row[j] > mx ? row[j] : mx;
-            }
-        } else {
-#pragma omp simd reduction(max : mx)
-            for (int64_t j = 0; j < S; j++) {
-                row[j] = row[j] * scale;
-                mx = row[j] > mx ? row[j] : mx;
-            }
-        }
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
+    /* softmax numerators, in place; 1/sum is applied to the output row */
+#if defined(__AVX2__) && defined(__FMA__)
+    for (int64_t i0 = 0; i0 < Sp; i0 += 16) {
+        __m256 m0 = _mm256_loadu_ps(cmax + i0), m1 = _mm256_loadu_ps(cmax + i0 + 8);
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
         for (int64_t j = 0; j < S; j++) {
-            row[j] = df_fast_expf(row[j] - mx);
-            sum += row[j];
+            float *t = T + j * Sp + i0;
+            __m256 e0 = v_exp(_mm256_sub_ps(_mm256_loadu_ps(t), m0));
+            __m256 e1 = v_exp(_mm256_sub_ps(_mm256_loadu_ps(t + 8), m1));
+            _mm256_storeu_ps(t, e0), _mm256_storeu_ps(t + 8, e1);
+            s0 = _mm256_add_ps(s0, e0), s1 = _mm256_add_ps(s1, e1);
         }
-        inv[i] = 1.0f / sum;
+        _mm256_storeu_ps(csum + i0, _mm256_div_ps(_mm256_set1_ps(1.0f), s0));
+        _mm256_storeu_ps(csum + i0 + 8, _mm256_div_ps(_mm256_set1_ps(1.0f), s1));
     }
+#else
+    for (int64_t i = 0; i < Sp; i++) csum[i] = 0.0f;
+    for (int64_t j = 0; j < S; j++) {
+        float *t = T + j * Sp;
+#pragma omp simd
+        for (int64_t i = 0; i < Sp; i++) {
+            t[i] = df_fast_expf(t[i] - cmax[i]);
+            csum[i] += t[i];
+        }
+    }
+    for (int64_t i = 0; i < Sp; i++) csum[i] = 1.0f / csum[i];
+#endif
     /* Y = P V, heads merged in place */
     for (int64_t i0 = 0; i0 < S; i0 += 4) {
         int64_t nr = S - i0 < 4 ? S - i0 : 4;
         const float *p[4];
-        for (int r = 0; r < 4; r++) p[r] = P + (i0 + (r < nr ? r : 0)) * Sp;
+        for (int r = 0; r < 4; r++) p[r] = T + i0 + (r < nr ? r : 0);
+        float *y = Y + (b * S + i0) * s->A + h * d;
         for (int64_t c0 = 0; c0 < dp; c0 += 16) {
             v8 c00 = V8_ZERO(), c01 = V8_ZERO(), c10 = V8_ZERO(), c11 = V8_ZERO();
             v8 c20 = V8_ZERO(), c21 = V8_ZERO(), c30 = V8_ZERO(), c31 = V8_ZERO();
             for (int64_t j = 0; j < S; j++) {
                 v8 b0 = V8_LOAD(vp + j * dp + c0), b1 = V8_LOAD(vp + j * dp + c0 + 8);
-                v8 a = V8_SET1(p[0][j]);
+                V8_PIN(b0, b1);
+                v8 a = V8_SET1(p[0][j * Sp]);
                 c00 = V8_FMA(a, b0, c00), c01 = V8_FMA(a, b1, c01);
-                a = V8_SET1(p[1][j]);
+                a = V8_SET1(p[1][j * Sp]);
                 c10 = V8_FMA(a, b0, c10), c11 = V8_FMA(a, b1, c11);
-                a = V8_SET1(p[2][j]);
+                a = V8_SET1(p[2][j * Sp]);
                 c20 = V8_FMA(a, b0, c20), c21 = V8_FMA(a, b1, c21);
-                a = V8_SET1(p[3][j]);
+                a = V8_SET1(p[3][j * Sp]);
                 c30 = V8_FMA(a, b0, c30), c31 = V8_FMA(a, b1, c31);
             }
-            float tmp[4][16];
-            { v8 iv = V8_SET1(inv[i0]); V8_STORE(tmp[0], V8_MUL(c00, iv)); V8_STORE(tmp[0] + 8, V8_MUL(c01, iv)); }
-            if (nr > 1) { v8 iv = V8_SET1(inv[i0 + 1]); V8_STORE(tmp[1], V8_MUL(c10, iv)); V8_STORE(tmp[1] + 8, V8_MUL(c11, iv)); }
-            if (nr > 2) { v8 iv = V8_SET1(inv[i0 + 2]); V8_STORE(tmp[2], V8_MUL(c20, iv)); V8_STORE(tmp[2] + 8, V8_MUL(c21, iv)); }
-            if (nr > 3) { v8 iv = V8_SET1(inv[i0 + 3]); V8_STORE(tmp[3], V8_MUL(c30, iv)); V8_STORE(tmp[3] + 8, V8_MUL(c31, iv)); }
-            int64_t n = d - c0 < 16 ? d - c0 : 16;
-            for (int r = 0; r < nr; r++)
-                memcpy(Y + (b * S + i0 + r) * s->A + h * d + c0, tmp[r], (size_t)n * sizeof(float));
+            int64_t n = d - c0;
+            { v8 iv = V8_SET1(csum[i0]); store16(y + c0, V8_MUL(c00, iv), V8_MUL(c01, iv), n); }
+            if (nr > 1) { v8 iv = V8_SET1(csum[i0 + 1]); store16(y + s->A + c0, V8_MUL(c10, iv), V8_MUL(c11, iv), n); }
+            if (nr > 2) { v8 iv = V8_SET1(csum[i0 + 2]); store16(y + 2 * s->A + c0, V8_MUL(c20, iv), V8_MUL(c21, iv), n); }
+            if (nr > 3) { v8 iv = V8_SET1(csum[i0 + 3]); store16(y + 3 * s->A + c0, V8_MUL(c30, iv), V8_MUL(c31, iv), n); }
         }
     }
 }
