@@ -149,13 +149,20 @@ static inline __m256i lanes_below(int64_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* dst[k * ldd + r] = src[r][k] for r < 8, k < nk <= 8. */
-static inline void transpose8(const float *const src[8], int64_t nk, float *dst, int64_t ldd) {
-    __m256i m = lanes_below(nk);
-    __m256 r0 = _mm256_maskload_ps(src[0], m), r1 = _mm256_maskload_ps(src[1], m);
-    __m256 r2 = _mm256_maskload_ps(src[2], m), r3 = _mm256_maskload_ps(src[3], m);
-    __m256 r4 = _mm256_maskload_ps(src[4], m), r5 = _mm256_maskload_ps(src[5], m);
-    __m256 r6 = _mm256_maskload_ps(src[6], m), r7 = _mm256_maskload_ps(src[7], m);
+/* dst[k * ldd + r] = src[r][k0 + k] for r < 8, k < nk <= 8. */
+static inline void transpose8(const float *const src[8], int64_t k0, int64_t nk, float *dst, int64_t ldd) {
+    __m256 r0, r1, r2, r3, r4, r5, r6, r7;
+    if (nk == 8) {
+        r0 = _mm256_loadu_ps(src[0] + k0), r1 = _mm256_loadu_ps(src[1] + k0), r2 = _mm256_loadu_ps(src[2] + k0);
+        r3 = _mm256_loadu_ps(src[3] + k0), r4 = _mm256_loadu_ps(src[4] + k0), r5 = _mm256_loadu_ps(src[5] + k0);
+        r6 = _mm256_loadu_ps(src[6] + k0), r7 = _mm256_loadu_ps(src[7] + k0);
+    } else {
+        __m256i m = lanes_below(nk);
+        r0 = _mm256_maskload_ps(src[0] + k0, m), r1 = _mm256_maskload_ps(src[1] + k0, m);
+        r2 = _mm256_maskload_ps(src[2] + k0, m), r3 = _mm256_maskload_ps(src[3] + k0, m);
+        r4 = _mm256_maskload_ps(src[4] + k0, m), r5 = _mm256_maskload_ps(src[5] + k0, m);
+        r6 = _mm256_maskload_ps(src[6] + k0, m), r7 = _mm256_maskload_ps(src[7] + k0, m);
+    }
     __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
     __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
     __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
@@ -164,13 +171,55 @@ static inline void transpose8(const float *const src[8], int64_t nk, float *dst,
     __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
     __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
     __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    __m256 o[8] = {
-        _mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
-        _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
-        _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
-        _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31),
-    };
-    for (int64_t k = 0; k < nk; k++) _mm256_storeu_ps(dst + k * ldd, o[k]);
+    /* Rows in this order, so a partial block stops after its first nk. */
+    __m256 o0 = _mm256_permute2f128_ps(u0, u4, 0x20), o1 = _mm256_permute2f128_ps(u1, u5, 0x20);
+    __m256 o2 = _mm256_permute2f128_ps(u2, u6, 0x20), o3 = _mm256_permute2f128_ps(u3, u7, 0x20);
+    __m256 o4 = _mm256_permute2f128_ps(u0, u4, 0x31), o5 = _mm256_permute2f128_ps(u1, u5, 0x31);
+    __m256 o6 = _mm256_permute2f128_ps(u2, u6, 0x31), o7 = _mm256_permute2f128_ps(u3, u7, 0x31);
+    _mm256_storeu_ps(dst, o0);
+    if (nk > 1) _mm256_storeu_ps(dst + ldd, o1);
+    if (nk > 2) _mm256_storeu_ps(dst + 2 * ldd, o2);
+    if (nk > 3) _mm256_storeu_ps(dst + 3 * ldd, o3);
+    if (nk > 4) _mm256_storeu_ps(dst + 4 * ldd, o4);
+    if (nk > 5) _mm256_storeu_ps(dst + 5 * ldd, o5);
+    if (nk > 6) _mm256_storeu_ps(dst + 6 * ldd, o6);
+    if (nk > 7) _mm256_storeu_ps(dst + 7 * ldd, o7);
+}
+
+/* The first 0 < n <= 8 floats of v, in at most three plain stores: a masked store
+ * (vmaskmovps) costs several times more on Zen 3. */
+static inline void store_part(float *y, __m256 v, int64_t n) {
+    if (n >= 8) {
+        _mm256_storeu_ps(y, v);
+        return;
+    }
+    __m128 x = _mm256_castps256_ps128(v);
+    if (n >= 4) _mm_storeu_ps(y, x), x = _mm256_extractf128_ps(v, 1), y += 4, n -= 4;
+    if (n >= 2) _mm_storel_pi((__m64 *)y, x), x = _mm_movehl_ps(x, x), y += 2, n -= 2;
+    if (n) _mm_store_ss(y, x);
+}
+
+/* v_exp (ops/simd_math.h) for x <= 0, as softmax feeds it: no upper clamp, and the same
+ * polynomial evaluated in Estrin's scheme (r^2 steps) rather than Horner's. The softmax
+ * pass is latency bound, not port bound: each exp is a chain of ~14 dependent steps and the
+ * out-of-order window holds only a few of them, so a chain 8 steps shorter is what counts. */
+static inline __m256 v_exp_neg(__m256 x) {
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 xc = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+    __m256 t = _mm256_fmadd_ps(xc, _mm256_set1_ps(1.44269504088896341f), magic);
+    __m256 nf = _mm256_sub_ps(t, magic);
+    __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693145751953125f), xc);
+    r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(1.4286068203094172e-06f), r);
+    __m256 r2 = _mm256_mul_ps(r, r);
+    __m256 p01 = _mm256_add_ps(r, _mm256_set1_ps(1.0f));
+    __m256 p23 = _mm256_fmadd_ps(r, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
+    __m256 p45 = _mm256_fmadd_ps(r, _mm256_set1_ps(1.0f / 120.0f), _mm256_set1_ps(1.0f / 24.0f));
+    __m256 p = _mm256_fmadd_ps(r2, _mm256_set1_ps(1.0f / 720.0f), p45);
+    p = _mm256_fmadd_ps(p, r2, p23);
+    p = _mm256_fmadd_ps(p, r2, p01);
+    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nf), _mm256_set1_epi32(127)), 23);
+    __m256 v = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ), v);
 }
 
 /* The first n <= 16 of a 16-column result row. */
@@ -178,8 +227,8 @@ static inline void store16(float *y, v8 lo, v8 hi, int64_t n) {
     if (n >= 16) {
         _mm256_storeu_ps(y, lo), _mm256_storeu_ps(y + 8, hi);
     } else {
-        _mm256_maskstore_ps(y, lanes_below(n), lo);
-        if (n > 8) _mm256_maskstore_ps(y + 8, lanes_below(n - 8), hi);
+        store_part(y, lo, n);
+        if (n > 8) store_part(y + 8, hi, n - 8);
     }
 }
 #else
@@ -220,10 +269,8 @@ static void attn_head(const attn_state *s, const float *qkv, const float *mask, 
     /* Padding queries repeat the last one: finite scores, and no separate zeroing pass. */
     for (int64_t i0 = 0; i0 < Sp; i0 += 8) {
         const float *src[8];
-        for (int64_t k0 = 0; k0 < d; k0 += 8) {
-            for (int r = 0; r < 8; r++) src[r] = base + (i0 + r < S ? i0 + r : S - 1) * ld + k0;
-            transpose8(src, d - k0 < 8 ? d - k0 : 8, qt + k0 * Sp + i0, Sp);
-        }
+        for (int r = 0; r < 8; r++) src[r] = base + (i0 + r < S ? i0 + r : S - 1) * ld;
+        for (int64_t k0 = 0; k0 < d; k0 += 8) transpose8(src, k0, d - k0 < 8 ? d - k0 : 8, qt + k0 * Sp + i0, Sp);
     }
     for (int64_t j = 0; j < S; j++) {
         const float *vj = vb + j * ld;
@@ -296,8 +343,8 @@ static void attn_head(const attn_state *s, const float *qkv, const float *mask, 
         __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
         for (int64_t j = 0; j < S; j++) {
             float *t = T + j * Sp + i0;
-            __m256 e0 = v_exp(_mm256_sub_ps(_mm256_loadu_ps(t), m0));
-            __m256 e1 = v_exp(_mm256_sub_ps(_mm256_loadu_ps(t + 8), m1));
+            __m256 e0 = v_exp_neg(_mm256_sub_ps(_mm256_loadu_ps(t), m0));
+            __m256 e1 = v_exp_neg(_mm256_sub_ps(_mm256_loadu_ps(t + 8), m1));
             _mm256_storeu_ps(t, e0), _mm256_storeu_ps(t + 8, e1);
             s0 = _mm256_add_ps(s0, e0), s1 = _mm256_add_ps(s1, e1);
         }
