@@ -186,10 +186,12 @@ static inline void transpose8(const float *const src[8], int64_t k0, int64_t nk,
     if (nk > 7) _mm256_storeu_ps(dst + 7 * ldd, o7);
 }
 
-/* v_exp (ops/simd_math.h) for x <= 0, as softmax feeds it: no upper clamp, and the same
- * polynomial evaluated in Estrin's scheme (r^2 steps) rather than Horner's. The softmax
- * pass is latency bound, not port bound: each exp is a chain of ~14 dependent steps and the
- * out-of-order window holds only a few of them, so a chain 8 steps shorter is what counts. */
+/* v_exp (ops/simd_math.h) for x <= 0, as softmax feeds it. The same polynomial, evaluated
+ * in Estrin's scheme (r^2 steps) rather than Horner's: the softmax pass is bound by each
+ * exp's chain of dependent steps, not by ports, and this one is 8 steps shorter. And the
+ * flush to 0 below the clamp needs no compare: with coefficients doubled (exact) and 2^(n-1)
+ * built as (n + 126) << 23, the clamped n = -126 gives the bit pattern of 0.0f. Within
+ * 1 ulp of v_exp for x > -86.99, 0 below (v_exp: < 1.7e-38); never a denormal. */
 static inline __m256 v_exp_neg(__m256 x) {
     const __m256 magic = _mm256_set1_ps(12582912.0f);
     __m256 xc = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
@@ -198,15 +200,14 @@ static inline __m256 v_exp_neg(__m256 x) {
     __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693145751953125f), xc);
     r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(1.4286068203094172e-06f), r);
     __m256 r2 = _mm256_mul_ps(r, r);
-    __m256 p01 = _mm256_add_ps(r, _mm256_set1_ps(1.0f));
-    __m256 p23 = _mm256_fmadd_ps(r, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
-    __m256 p45 = _mm256_fmadd_ps(r, _mm256_set1_ps(1.0f / 120.0f), _mm256_set1_ps(1.0f / 24.0f));
-    __m256 p = _mm256_fmadd_ps(r2, _mm256_set1_ps(1.0f / 720.0f), p45);
+    __m256 p01 = _mm256_fmadd_ps(r, _mm256_set1_ps(2.0f), _mm256_set1_ps(2.0f));
+    __m256 p23 = _mm256_fmadd_ps(r, _mm256_set1_ps(2.0f / 6.0f), _mm256_set1_ps(1.0f));
+    __m256 p45 = _mm256_fmadd_ps(r, _mm256_set1_ps(2.0f / 120.0f), _mm256_set1_ps(2.0f / 24.0f));
+    __m256 p = _mm256_fmadd_ps(r2, _mm256_set1_ps(2.0f / 720.0f), p45);
     p = _mm256_fmadd_ps(p, r2, p23);
     p = _mm256_fmadd_ps(p, r2, p01);
-    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nf), _mm256_set1_epi32(127)), 23);
-    __m256 v = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ), v);
+    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nf), _mm256_set1_epi32(126)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
 /* Rows r0..r3 of a 4 x 8 block, transposed: y[i * ldy + k] = rk[i] for i < ni, k < nk. */
@@ -283,13 +284,17 @@ __attribute__((noinline)) static void attn_head(const attn_state *s, const float
         for (int r = 0; r < 8; r++) src[r] = base + (i0 + r < S ? i0 + r : S - 1) * ld;
         for (int64_t k0 = 0; k0 < d; k0 += 8) transpose8(src, k0, d - k0 < 8 ? d - k0 : 8, qt + k0 * Sp + i0, Sp);
     }
+    /* V's padding columns are never read (d < dp takes the Y^T form of P*V), so a row's
+     * last 8 columns are copied overlapping the previous 8 rather than masked. */
     for (int64_t j = 0; j < S; j++) {
         const float *vj = vb + j * ld;
         float *vr = vp + j * dp;
-        for (int64_t c = 0; c < dp; c += 8)
-            _mm256_storeu_ps(vr + c, c + 8 <= d ? _mm256_loadu_ps(vj + c)
-                                     : c < d  ? _mm256_maskload_ps(vj + c, lanes_below(d - c))
-                                              : _mm256_setzero_ps());
+        if (d < 8) {
+            _mm256_storeu_ps(vr, _mm256_maskload_ps(vj, lanes_below(d)));
+            continue;
+        }
+        for (int64_t c = 0; c + 8 <= d; c += 8) _mm256_storeu_ps(vr + c, _mm256_loadu_ps(vj + c));
+        if (d % 8) _mm256_storeu_ps(vr + d - 8, _mm256_loadu_ps(vj + d - 8));
     }
 #else
     for (int64_t i = 0; i < Sp; i++) {
