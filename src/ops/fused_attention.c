@@ -47,7 +47,8 @@ static void head_layout(attn_state *s) {
     s->Sp = (s->S + 15) & ~(int64_t)15;
     s->threads = df_fused_max_threads();
     /* Q^T [d,Sp], V [S,dp], scores [S,Sp], per-query max and 1/sum [Sp] each. */
-    s->work_floats = align64((size_t)(s->d * s->Sp + s->S * s->dp + s->S * s->Sp + 2 * s->Sp) * sizeof(float)) / sizeof(float);
+    size_t floats = (size_t)(s->d * s->Sp + s->S * s->dp + s->S * s->Sp + 2 * s->Sp);
+    s->work_floats = align64(floats * sizeof(float)) / sizeof(float);
 }
 
 static df_status attn_check(const df_graph *g, const df_node *n, df_error *err) {
@@ -143,8 +144,8 @@ typedef __m256 v8;
  * loads per 8 FMAs instead of 6, and the block becomes load-port bound (as in ops/sgemm.c). */
 #define V8_PIN(b0, b1) __asm__("" : "+x"(b0), "+x"(b1))
 
-/* Lanes below n set: masked loads read nothing past a head's last column (for the last head
- * of the last token that is the end of the buffer), masked stores leave the next head's alone. */
+/* Lanes below n set: a masked load reads nothing past a head's last column (for the last head
+ * of the last token, the end of the buffer). */
 static inline __m256i lanes_below(int64_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
@@ -153,8 +154,9 @@ static inline __m256i lanes_below(int64_t n) {
 static inline void transpose8(const float *const src[8], int64_t k0, int64_t nk, float *dst, int64_t ldd) {
     __m256 r0, r1, r2, r3, r4, r5, r6, r7;
     if (nk == 8) {
-        r0 = _mm256_loadu_ps(src[0] + k0), r1 = _mm256_loadu_ps(src[1] + k0), r2 = _mm256_loadu_ps(src[2] + k0);
-        r3 = _mm256_loadu_ps(src[3] + k0), r4 = _mm256_loadu_ps(src[4] + k0), r5 = _mm256_loadu_ps(src[5] + k0);
+        r0 = _mm256_loadu_ps(src[0] + k0), r1 = _mm256_loadu_ps(src[1] + k0);
+        r2 = _mm256_loadu_ps(src[2] + k0), r3 = _mm256_loadu_ps(src[3] + k0);
+        r4 = _mm256_loadu_ps(src[4] + k0), r5 = _mm256_loadu_ps(src[5] + k0);
         r6 = _mm256_loadu_ps(src[6] + k0), r7 = _mm256_loadu_ps(src[7] + k0);
     } else {
         __m256i m = lanes_below(nk);
@@ -218,10 +220,14 @@ static inline void store_t4x8(float *y, int64_t ldy, __m256 r0, __m256 r1, __m25
     __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
     __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
     if (ni >= 8 && nk == 4) {
-        _mm_storeu_ps(y, _mm256_castps256_ps128(u0)), _mm_storeu_ps(y + ldy, _mm256_castps256_ps128(u1));
-        _mm_storeu_ps(y + 2 * ldy, _mm256_castps256_ps128(u2)), _mm_storeu_ps(y + 3 * ldy, _mm256_castps256_ps128(u3));
-        _mm_storeu_ps(y + 4 * ldy, _mm256_extractf128_ps(u0, 1)), _mm_storeu_ps(y + 5 * ldy, _mm256_extractf128_ps(u1, 1));
-        _mm_storeu_ps(y + 6 * ldy, _mm256_extractf128_ps(u2, 1)), _mm_storeu_ps(y + 7 * ldy, _mm256_extractf128_ps(u3, 1));
+        _mm_storeu_ps(y, _mm256_castps256_ps128(u0));
+        _mm_storeu_ps(y + ldy, _mm256_castps256_ps128(u1));
+        _mm_storeu_ps(y + 2 * ldy, _mm256_castps256_ps128(u2));
+        _mm_storeu_ps(y + 3 * ldy, _mm256_castps256_ps128(u3));
+        _mm_storeu_ps(y + 4 * ldy, _mm256_extractf128_ps(u0, 1));
+        _mm_storeu_ps(y + 5 * ldy, _mm256_extractf128_ps(u1, 1));
+        _mm_storeu_ps(y + 6 * ldy, _mm256_extractf128_ps(u2, 1));
+        _mm_storeu_ps(y + 7 * ldy, _mm256_extractf128_ps(u3, 1));
         return;
     }
     __m128 q[8] = {_mm256_castps256_ps128(u0), _mm256_castps256_ps128(u1), _mm256_castps256_ps128(u2),
@@ -249,7 +255,8 @@ static inline v8 v8_max(v8 a, v8 b) {
 }
 static inline void store_t4x8(float *y, int64_t ldy, v8 r0, v8 r1, v8 r2, v8 r3, int64_t ni, int64_t nk) {
     float t[4][8];
-    memcpy(t[0], &r0, sizeof r0), memcpy(t[1], &r1, sizeof r1), memcpy(t[2], &r2, sizeof r2), memcpy(t[3], &r3, sizeof r3);
+    memcpy(t[0], &r0, sizeof r0), memcpy(t[1], &r1, sizeof r1);
+    memcpy(t[2], &r2, sizeof r2), memcpy(t[3], &r3, sizeof r3);
     for (int64_t i = 0; i < ni && i < 8; i++)
         for (int64_t k = 0; k < nk; k++) y[i * ldy + k] = t[k][i];
 }
@@ -268,12 +275,12 @@ static inline void store_t4x8(float *y, int64_t ldy, v8 r0, v8 r1, v8 r2, v8 r3,
  * j, down T's columns, so each query's max and sum are lane-wise vector operations (no
  * horizontal reductions, and the padding columns i >= S are whole lanes nobody reads).
  * Q^T [d,Sp] and V [S,dp] are copied into tiles (Sp, dp multiples of 16) so both products
- * run as 4-row x 16-column register blocks; K and T are read through broadcasts.
+ * run as 4-row x 16-column register blocks, the other operand (K; T or V) broadcast.
  * noinline: gcc inlines the single call into run_heads' OpenMP region, where the blocks ran
  * out of general registers and kept row pointers and loop counters on the stack (measured
  * in tinybert: 9.5 us per head there against 7.6 us out of line). */
-__attribute__((noinline)) static void attn_head(const attn_state *s, const float *qkv, const float *mask, float *Y, int64_t b, int64_t h,
-                      float scale, float *work) {
+__attribute__((noinline)) static void attn_head(const attn_state *s, const float *qkv, const float *mask, float *Y,
+                                                int64_t b, int64_t h, float scale, float *work) {
     const int64_t S = s->S, Sp = s->Sp, d = s->d, dp = s->dp, ld = 3 * s->A;
     float *qt = work, *vp = qt + d * Sp, *T = vp + S * dp, *cmax = T + S * Sp, *csum = cmax + Sp;
     const float *base = qkv + b * S * ld + h * d, *kb = base + s->A, *vb = base + 2 * s->A;
@@ -301,11 +308,8 @@ __attribute__((noinline)) static void attn_head(const attn_state *s, const float
         const float *qi = base + (i < S ? i : S - 1) * ld;
         for (int64_t k = 0; k < d; k++) qt[k * Sp + i] = qi[k];
     }
-    for (int64_t j = 0; j < S; j++) {
-        float *vr = vp + j * dp;
-        for (int64_t k = 0; k < d; k++) vr[k] = vb[j * ld + k];
-        for (int64_t k = d; k < dp; k++) vr[k] = 0.0f;
-    }
+    for (int64_t j = 0; j < S; j++)
+        for (int64_t k = 0; k < d; k++) vp[j * dp + k] = vb[j * ld + k];
 #endif
     for (int64_t i = 0; i < Sp; i++) cmax[i] = -INFINITY;
     /* T = scale * K Q^T + mask[j], and each query's max over j */
@@ -405,10 +409,24 @@ __attribute__((noinline)) static void attn_head(const attn_state *s, const float
                     c30 = V8_FMA(a, b0, c30), c31 = V8_FMA(a, b1, c31);
                 }
                 float *o = y + c0;
-                { v8 iv = V8_SET1(csum[i0]); V8_STORE(o, V8_MUL(c00, iv)); V8_STORE(o + 8, V8_MUL(c01, iv)); }
-                if (nr > 1) { v8 iv = V8_SET1(csum[i0 + 1]); o += s->A; V8_STORE(o, V8_MUL(c10, iv)); V8_STORE(o + 8, V8_MUL(c11, iv)); }
-                if (nr > 2) { v8 iv = V8_SET1(csum[i0 + 2]); o += s->A; V8_STORE(o, V8_MUL(c20, iv)); V8_STORE(o + 8, V8_MUL(c21, iv)); }
-                if (nr > 3) { v8 iv = V8_SET1(csum[i0 + 3]); o += s->A; V8_STORE(o, V8_MUL(c30, iv)); V8_STORE(o + 8, V8_MUL(c31, iv)); }
+                v8 iv = V8_SET1(csum[i0]);
+                V8_STORE(o, V8_MUL(c00, iv));
+                V8_STORE(o + 8, V8_MUL(c01, iv));
+                if (nr > 1) {
+                    iv = V8_SET1(csum[i0 + 1]), o += s->A;
+                    V8_STORE(o, V8_MUL(c10, iv));
+                    V8_STORE(o + 8, V8_MUL(c11, iv));
+                }
+                if (nr > 2) {
+                    iv = V8_SET1(csum[i0 + 2]), o += s->A;
+                    V8_STORE(o, V8_MUL(c20, iv));
+                    V8_STORE(o + 8, V8_MUL(c21, iv));
+                }
+                if (nr > 3) {
+                    iv = V8_SET1(csum[i0 + 3]), o += s->A;
+                    V8_STORE(o, V8_MUL(c30, iv));
+                    V8_STORE(o + 8, V8_MUL(c31, iv));
+                }
             }
         }
     } else {
