@@ -358,18 +358,16 @@ __attribute__((noinline)) static void attn_head(const attn_state *s, const float
     }
     /* softmax numerators, in place; 1/sum is applied to the output row */
 #if defined(__AVX2__) && defined(__FMA__)
-    for (int64_t i0 = 0; i0 < Sp; i0 += 16) {
-        __m256 m0 = _mm256_loadu_ps(cmax + i0), m1 = _mm256_loadu_ps(cmax + i0 + 8);
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    for (int64_t i0 = 0; i0 < Sp; i0 += 8) {
+        __m256 m0 = _mm256_loadu_ps(cmax + i0);
+        __m256 s0 = _mm256_setzero_ps();
         for (int64_t j = 0; j < S; j++) {
             float *t = T + j * Sp + i0;
             __m256 e0 = v_exp_neg(_mm256_sub_ps(_mm256_loadu_ps(t), m0));
-            __m256 e1 = v_exp_neg(_mm256_sub_ps(_mm256_loadu_ps(t + 8), m1));
-            _mm256_storeu_ps(t, e0), _mm256_storeu_ps(t + 8, e1);
-            s0 = _mm256_add_ps(s0, e0), s1 = _mm256_add_ps(s1, e1);
+            _mm256_storeu_ps(t, e0);
+            s0 = _mm256_add_ps(s0, e0);
         }
         _mm256_storeu_ps(csum + i0, _mm256_div_ps(_mm256_set1_ps(1.0f), s0));
-        _mm256_storeu_ps(csum + i0 + 8, _mm256_div_ps(_mm256_set1_ps(1.0f), s1));
     }
 #else
     for (int64_t i = 0; i < Sp; i++) csum[i] = 0.0f;
