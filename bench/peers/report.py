@@ -27,6 +27,8 @@ def target_lines(rows, e):
         v = rows.get((model, 1, 1), {}).get(eng)
         return statistics.median(v) if v else None
     out = ["## Against the targets (1 thread, [1,64], this run)", "",
+           "INT8 rows take the fastest dpuflow INT8 variant; the accuracy each variant costs is in the "
+           "last table below.", "",
            "| target | measured | met |", "|---|---|---|"]
     for model, goal in (("tinybert", 1.5), ("bertbase", 1.3)):
         ort, df = med(model, "ort_fp32"), med(model, "df_fp32")
@@ -36,8 +38,10 @@ def target_lines(rows, e):
     q = min([x for x in (med("tinybert", v) for v in DF_INT8) if x], default=None)
     best = min([x for x in (med("tinybert", "ort_qdq"), med("tinybert", "ort_dyn")) if x], default=None)
     if q and best:
-        out.append("| TinyBERT-shaped INT8 >= 1.5x best ORT INT8 and <= 1.0 ms | %.2fx, %.2f ms | %s |" % (
-            best / q, q, "yes" if best / q >= 1.5 and q <= 1.0 else "no"))
+        out.append("| TinyBERT-shaped INT8 >= 1.5x best ORT INT8 | %.2fx (%.2f vs %.2f ms) | %s |" % (
+            best / q, q, best, "yes" if best / q >= 1.5 else "no"))
+    if q:
+        out.append("| TinyBERT-shaped INT8 <= 1.0 ms | %.2f ms | %s |" % (q, "yes" if q <= 1.0 else "no"))
     q = min([x for x in (med("bertbase", v) for v in DF_INT8) if x], default=None)
     if q:
         out.append("| BERT-base-shaped INT8 <= 18 ms | %.2f ms | %s |" % (q, "yes" if q <= 18 else "no"))
