@@ -270,6 +270,31 @@ static inline void store_t4x8(float *y, int64_t ldy, v8 r0, v8 r1, v8 r2, v8 r3,
 #define V8_PIN(b0, b1) ((void)0)
 #endif
 
+/* The register block all three products of attn_head share: 4 rows x 16 columns of
+ *   c[r][0..15] = sum_{j < n} a[r][j * lda] * b[j * ldb + 0..15]
+ * eight named accumulators (an array's address would spill them), B pinned in registers. */
+typedef struct block4x16 {
+    v8 c00, c01, c10, c11, c20, c21, c30, c31;
+} block4x16;
+
+__attribute__((always_inline)) static inline block4x16 mul_block4x16(int64_t n, const float *const a[4], int64_t lda,
+                                                                     const float *b, int64_t ldb) {
+    block4x16 o = {V8_ZERO(), V8_ZERO(), V8_ZERO(), V8_ZERO(), V8_ZERO(), V8_ZERO(), V8_ZERO(), V8_ZERO()};
+    for (int64_t j = 0; j < n; j++) {
+        v8 b0 = V8_LOAD(b + j * ldb), b1 = V8_LOAD(b + j * ldb + 8);
+        V8_PIN(b0, b1);
+        v8 x = V8_SET1(a[0][j * lda]);
+        o.c00 = V8_FMA(x, b0, o.c00), o.c01 = V8_FMA(x, b1, o.c01);
+        x = V8_SET1(a[1][j * lda]);
+        o.c10 = V8_FMA(x, b0, o.c10), o.c11 = V8_FMA(x, b1, o.c11);
+        x = V8_SET1(a[2][j * lda]);
+        o.c20 = V8_FMA(x, b0, o.c20), o.c21 = V8_FMA(x, b1, o.c21);
+        x = V8_SET1(a[3][j * lda]);
+        o.c30 = V8_FMA(x, b0, o.c30), o.c31 = V8_FMA(x, b1, o.c31);
+    }
+    return o;
+}
+
 /* One (batch, head). Q, K, V are strided views into the packed projection. The scores are
  * kept transposed, T [S,Sp] with T[j][i] = score of query i against key j: softmax runs over
  * j, down T's columns, so each query's max and sum are lane-wise vector operations (no
@@ -323,20 +348,8 @@ __attribute__((noinline)) static void attn_head(const attn_state *s, const float
             k[r] = kb + j * ld, m[r] = mask ? mask[j] : 0.0f;
         }
         for (int64_t i0 = 0; i0 < Sp; i0 += 16) {
-            v8 c00 = V8_ZERO(), c01 = V8_ZERO(), c10 = V8_ZERO(), c11 = V8_ZERO();
-            v8 c20 = V8_ZERO(), c21 = V8_ZERO(), c30 = V8_ZERO(), c31 = V8_ZERO();
-            for (int64_t kk = 0; kk < d; kk++) {
-                v8 b0 = V8_LOAD(qt + kk * Sp + i0), b1 = V8_LOAD(qt + kk * Sp + i0 + 8);
-                V8_PIN(b0, b1);
-                v8 a = V8_SET1(k[0][kk]);
-                c00 = V8_FMA(a, b0, c00), c01 = V8_FMA(a, b1, c01);
-                a = V8_SET1(k[1][kk]);
-                c10 = V8_FMA(a, b0, c10), c11 = V8_FMA(a, b1, c11);
-                a = V8_SET1(k[2][kk]);
-                c20 = V8_FMA(a, b0, c20), c21 = V8_FMA(a, b1, c21);
-                a = V8_SET1(k[3][kk]);
-                c30 = V8_FMA(a, b0, c30), c31 = V8_FMA(a, b1, c31);
-            }
+            block4x16 o = mul_block4x16(d, k, 1, qt + i0, Sp);
+            v8 c00 = o.c00, c01 = o.c01, c10 = o.c10, c11 = o.c11, c20 = o.c20, c21 = o.c21, c30 = o.c30, c31 = o.c31;
             v8 sc = V8_SET1(scale), mr = V8_SET1(m[0]);
             c00 = V8_FMA(c00, sc, mr), c01 = V8_FMA(c01, sc, mr);
             mr = V8_SET1(m[1]);
@@ -345,12 +358,11 @@ __attribute__((noinline)) static void attn_head(const attn_state *s, const float
             c20 = V8_FMA(c20, sc, mr), c21 = V8_FMA(c21, sc, mr);
             mr = V8_SET1(m[3]);
             c30 = V8_FMA(c30, sc, mr), c31 = V8_FMA(c31, sc, mr);
-            /* Named accumulators, stored by value: taking their address would spill them. */
-            float *o = T + j0 * Sp + i0;
-            { V8_STORE(o, c00); V8_STORE(o + 8, c01); }
-            if (nr > 1) { V8_STORE(o + Sp, c10); V8_STORE(o + Sp + 8, c11); }
-            if (nr > 2) { V8_STORE(o + 2 * Sp, c20); V8_STORE(o + 2 * Sp + 8, c21); }
-            if (nr > 3) { V8_STORE(o + 3 * Sp, c30); V8_STORE(o + 3 * Sp + 8, c31); }
+            float *t = T + j0 * Sp + i0;
+            { V8_STORE(t, c00); V8_STORE(t + 8, c01); }
+            if (nr > 1) { V8_STORE(t + Sp, c10); V8_STORE(t + Sp + 8, c11); }
+            if (nr > 2) { V8_STORE(t + 2 * Sp, c20); V8_STORE(t + 2 * Sp + 8, c21); }
+            if (nr > 3) { V8_STORE(t + 3 * Sp, c30); V8_STORE(t + 3 * Sp + 8, c31); }
             v8 m0 = V8_MAX(V8_MAX(c00, c10), V8_MAX(c20, c30)), m1 = V8_MAX(V8_MAX(c01, c11), V8_MAX(c21, c31));
             V8_STORE(cmax + i0, V8_MAX(m0, V8_LOAD(cmax + i0)));
             V8_STORE(cmax + i0 + 8, V8_MAX(m1, V8_LOAD(cmax + i0 + 8)));
@@ -392,38 +404,25 @@ __attribute__((noinline)) static void attn_head(const attn_state *s, const float
             for (int r = 0; r < 4; r++) p[r] = T + i0 + (r < nr ? r : 0);
             float *y = Y + (b * S + i0) * s->A + h * d;
             for (int64_t c0 = 0; c0 < dp; c0 += 16) {
-                v8 c00 = V8_ZERO(), c01 = V8_ZERO(), c10 = V8_ZERO(), c11 = V8_ZERO();
-                v8 c20 = V8_ZERO(), c21 = V8_ZERO(), c30 = V8_ZERO(), c31 = V8_ZERO();
-                for (int64_t j = 0; j < S; j++) {
-                    v8 b0 = V8_LOAD(vp + j * dp + c0), b1 = V8_LOAD(vp + j * dp + c0 + 8);
-                    V8_PIN(b0, b1);
-                    v8 a = V8_SET1(p[0][j * Sp]);
-                    c00 = V8_FMA(a, b0, c00), c01 = V8_FMA(a, b1, c01);
-                    a = V8_SET1(p[1][j * Sp]);
-                    c10 = V8_FMA(a, b0, c10), c11 = V8_FMA(a, b1, c11);
-                    a = V8_SET1(p[2][j * Sp]);
-                    c20 = V8_FMA(a, b0, c20), c21 = V8_FMA(a, b1, c21);
-                    a = V8_SET1(p[3][j * Sp]);
-                    c30 = V8_FMA(a, b0, c30), c31 = V8_FMA(a, b1, c31);
-                }
+                const block4x16 c = mul_block4x16(S, p, Sp, vp + c0, dp);
                 float *o = y + c0;
                 v8 iv = V8_SET1(csum[i0]);
-                V8_STORE(o, V8_MUL(c00, iv));
-                V8_STORE(o + 8, V8_MUL(c01, iv));
+                V8_STORE(o, V8_MUL(c.c00, iv));
+                V8_STORE(o + 8, V8_MUL(c.c01, iv));
                 if (nr > 1) {
                     iv = V8_SET1(csum[i0 + 1]), o += s->A;
-                    V8_STORE(o, V8_MUL(c10, iv));
-                    V8_STORE(o + 8, V8_MUL(c11, iv));
+                    V8_STORE(o, V8_MUL(c.c10, iv));
+                    V8_STORE(o + 8, V8_MUL(c.c11, iv));
                 }
                 if (nr > 2) {
                     iv = V8_SET1(csum[i0 + 2]), o += s->A;
-                    V8_STORE(o, V8_MUL(c20, iv));
-                    V8_STORE(o + 8, V8_MUL(c21, iv));
+                    V8_STORE(o, V8_MUL(c.c20, iv));
+                    V8_STORE(o + 8, V8_MUL(c.c21, iv));
                 }
                 if (nr > 3) {
                     iv = V8_SET1(csum[i0 + 3]), o += s->A;
-                    V8_STORE(o, V8_MUL(c30, iv));
-                    V8_STORE(o + 8, V8_MUL(c31, iv));
+                    V8_STORE(o, V8_MUL(c.c30, iv));
+                    V8_STORE(o + 8, V8_MUL(c.c31, iv));
                 }
             }
         }
@@ -433,20 +432,9 @@ __attribute__((noinline)) static void attn_head(const attn_state *s, const float
                 int64_t nk = d - k0 < 4 ? d - k0 : 4;
                 const float *v[4];
                 for (int r = 0; r < 4; r++) v[r] = vp + k0 + (r < nk ? r : 0);
-                v8 c00 = V8_ZERO(), c01 = V8_ZERO(), c10 = V8_ZERO(), c11 = V8_ZERO();
-                v8 c20 = V8_ZERO(), c21 = V8_ZERO(), c30 = V8_ZERO(), c31 = V8_ZERO();
-                for (int64_t j = 0; j < S; j++) {
-                    v8 b0 = V8_LOAD(T + j * Sp + i0), b1 = V8_LOAD(T + j * Sp + i0 + 8);
-                    V8_PIN(b0, b1);
-                    v8 a = V8_SET1(v[0][j * dp]);
-                    c00 = V8_FMA(a, b0, c00), c01 = V8_FMA(a, b1, c01);
-                    a = V8_SET1(v[1][j * dp]);
-                    c10 = V8_FMA(a, b0, c10), c11 = V8_FMA(a, b1, c11);
-                    a = V8_SET1(v[2][j * dp]);
-                    c20 = V8_FMA(a, b0, c20), c21 = V8_FMA(a, b1, c21);
-                    a = V8_SET1(v[3][j * dp]);
-                    c30 = V8_FMA(a, b0, c30), c31 = V8_FMA(a, b1, c31);
-                }
+                const block4x16 o = mul_block4x16(S, v, dp, T + i0, Sp);
+                v8 c00 = o.c00, c01 = o.c01, c10 = o.c10, c11 = o.c11, c20 = o.c20, c21 = o.c21, c30 = o.c30,
+                   c31 = o.c31;
                 v8 iv = V8_LOAD(csum + i0);
                 c00 = V8_MUL(c00, iv), c10 = V8_MUL(c10, iv), c20 = V8_MUL(c20, iv), c30 = V8_MUL(c30, iv);
                 iv = V8_LOAD(csum + i0 + 8);
