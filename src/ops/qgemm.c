@@ -1,6 +1,7 @@
 /* The int8 GEMM of ops/qgemm.h: 4 rows x 16 columns per micro-tile, int32 accumulators in
  * registers, the zero point, scales and bias applied once per tile from per-panel constants. */
 #include "ops/qgemm.h"
+#include "ops/quant_common.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -122,16 +123,6 @@ df_qgemm_a df_qgemm_view_a(const void *x, bool is_signed, int64_t n, int32_t x_z
     return (df_qgemm_a){scratch, x_zp + 128, false};
 }
 
-/* One value as QuantizeLinear computes it (ops/quantize_linear.c): NaN ends up as 0 there,
- * through the float -> int32 -> int8 conversion. */
-static inline int32_t quantize_one(float x, float scale, float zp, float lo, float hi) {
-    float v = nearbyintf(x / scale) + zp;
-    if (v != v) return 0;
-    v = v < lo ? lo : v;
-    v = v > hi ? hi : v;
-    return (int32_t)v;
-}
-
 df_qgemm_a df_qgemm_quantize_a(const float *x, int64_t n, float scale, int32_t zp, bool is_signed, uint8_t *dst) {
     const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f, zf = (float)zp;
     /* int8 goes out as q + 64: [-64, 63] is then the narrow form's [0, 127] already. */
@@ -173,7 +164,7 @@ df_qgemm_a df_qgemm_quantize_a(const float *x, int64_t n, float scale, int32_t z
     }
 #endif
     for (; i < n; i++) {
-        int32_t q = quantize_one(x[i], scale, zf, lo, hi);
+        int32_t q = df_q_quantize(x[i], scale, zf, lo, hi);
         qmin = q < qmin ? q : qmin;
         qmax = q > qmax ? q : qmax;
         dst[i] = (uint8_t)(q + off);

@@ -36,6 +36,7 @@
 #include "ops/nn_math.h"
 #include "ops/qgemm.h"
 #include "ops/op.h"
+#include "ops/quant_common.h"
 
 enum { QMM_X, QMM_XS, QMM_XZP, QMM_W, QMM_WS, QMM_B };
 
@@ -488,10 +489,9 @@ static df_status qmm_run(const df_kernel_args *a) {
 static void quantize_x(const qmm_state *s, const float *x, int64_t n, void *dst) {
     const float lo = s->x_signed ? -128.0f : 0.0f, hi = s->x_signed ? 127.0f : 255.0f, zp = (float)s->x_zp;
     for (int64_t i = 0; i < n; i++) {
-        float v = nearbyintf(x[i] / s->x_scale) + zp;
-        v = v != v ? 0.0f : v < lo ? lo : v > hi ? hi : v;
-        if (s->x_signed) ((int8_t *)dst)[i] = (int8_t)(int32_t)v;
-        else ((uint8_t *)dst)[i] = (uint8_t)(int32_t)v;
+        int32_t q = df_q_quantize(x[i], s->x_scale, zp, lo, hi);
+        if (s->x_signed) ((int8_t *)dst)[i] = (int8_t)q;
+        else ((uint8_t *)dst)[i] = (uint8_t)q;
     }
 }
 

@@ -64,6 +64,18 @@ static inline int32_t df_q_round_sat(float v, float lo, float hi) {
     return (int32_t)v;
 }
 
+/* QuantizeLinear's value of one float: round half to even of x / scale (a division, as the
+ * spec writes it), plus the zero point, saturated to [lo, hi]. NaN gives 0, what the op's
+ * float -> int32 -> 8-bit conversion leaves of it. The scalar form the fused paths share
+ * (ops/qgemm.c, ops/qmatmul.c); quantize_linear.c keeps its own loop, written to vectorize. */
+static inline int32_t df_q_quantize(float x, float scale, float zp, float lo, float hi) {
+    float v = nearbyintf(x / scale) + zp;
+    if (v != v) return 0;
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (int32_t)v;
+}
+
 static inline int32_t df_q_load_int(const void *p, df_dtype dt, int64_t i) {
     switch (dt) {
     case DF_U8: return ((const uint8_t *)p)[i];
