@@ -108,19 +108,28 @@ static void byte_sub(uint8_t *dst, const uint8_t *x, int64_t n, uint8_t sub) {
     for (; i < n; i++) dst[i] = (uint8_t)(x[i] - sub);
 }
 
-df_qgemm_a df_qgemm_view_a(const void *x, bool is_signed, int64_t n, int32_t x_zp, uint8_t *scratch) {
-    const uint8_t *xb = x;
-    int lo = 0, hi = 0;
-    if (n > 0) byte_range(xb, n, is_signed, &lo, &hi);
-    if (!is_signed && hi <= 127) return (df_qgemm_a){xb, x_zp, true};
+/* The kernel's view of n values in [lo, hi] (zero point zp) whose bytes in src are each
+ * value + off (mod 256): src itself when those bytes already suit a form, else a shifted copy
+ * in dst (dst may be src). Shifting every value by a constant keeps the products exact: the
+ * zero point moves with it. Narrow when the values span at most 127; wide bytes are the
+ * values themselves for uint8 and value + 128 for int8. */
+static df_qgemm_a place_view(const uint8_t *src, uint8_t *dst, int64_t n, int lo, int hi, int off, bool is_signed,
+                             int32_t zp) {
+    if (lo + off >= 0 && hi + off <= 127) return (df_qgemm_a){src, zp + off, true};
     if (hi - lo <= 127) {
-        /* Shifting every value by -lo keeps the products exact: the zero point moves with it. */
-        byte_sub(scratch, xb, n, (uint8_t)lo);
-        return (df_qgemm_a){scratch, x_zp - lo, true};
+        byte_sub(dst, src, n, (uint8_t)(off + lo)); /* to value - lo */
+        return (df_qgemm_a){dst, zp - lo, true};
     }
-    if (!is_signed) return (df_qgemm_a){xb, x_zp, false};
-    byte_sub(scratch, xb, n, (uint8_t)0x80); /* x + 128: int8 to uint8 */
-    return (df_qgemm_a){scratch, x_zp + 128, false};
+    const int wide_off = is_signed ? 128 : 0;
+    if (off == wide_off) return (df_qgemm_a){src, zp + off, false};
+    byte_sub(dst, src, n, (uint8_t)(off - wide_off));
+    return (df_qgemm_a){dst, zp + wide_off, false};
+}
+
+df_qgemm_a df_qgemm_view_a(const void *x, bool is_signed, int64_t n, int32_t x_zp, uint8_t *scratch) {
+    int lo = 0, hi = 0;
+    if (n > 0) byte_range(x, n, is_signed, &lo, &hi);
+    return place_view(x, scratch, n, lo, hi, 0, is_signed, x_zp);
 }
 
 df_qgemm_a df_qgemm_quantize_a(const float *x, int64_t n, float scale, int32_t zp, bool is_signed, uint8_t *dst) {
@@ -170,14 +179,7 @@ df_qgemm_a df_qgemm_quantize_a(const float *x, int64_t n, float scale, int32_t z
         dst[i] = (uint8_t)(q + off);
     }
     if (n <= 0) return (df_qgemm_a){dst, zp + off, true};
-    if (qmin + off >= 0 && qmax + off <= 127) return (df_qgemm_a){dst, zp + off, true};
-    if (qmax - qmin <= 127) {
-        byte_sub(dst, dst, n, (uint8_t)(off + qmin)); /* to q - qmin */
-        return (df_qgemm_a){dst, zp - qmin, true};
-    }
-    if (!is_signed) return (df_qgemm_a){dst, zp, false};
-    byte_sub(dst, dst, n, (uint8_t)(off - 128)); /* to q + 128 */
-    return (df_qgemm_a){dst, zp + 128, false};
+    return place_view(dst, dst, n, qmin, qmax, off, is_signed, zp);
 }
 
 #if defined(__AVX2__) && defined(__FMA__)

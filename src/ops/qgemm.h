@@ -49,7 +49,7 @@ typedef struct df_qgemm_a {
 
 /* The kernel's view of n activation bytes x (int8 when is_signed, else uint8) with zero point
  * x_zp, from one scan of their range:
- *   - uint8 whose values are all <= 127: x itself, narrow;
+ *   - values all in [0, 127] (uint8, or int8 that is never negative): x itself, narrow;
  *   - values within a span of 127 (what 7-bit activations, `dpuflow quantize --act-bits 7`,
  *     always are): x - min into scratch, narrow, the zero point moved by the same amount;
  *   - otherwise uint8 x itself, or int8 x + 128 into scratch; not narrow.

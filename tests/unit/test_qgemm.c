@@ -1,6 +1,7 @@
 /* The AVX2 int8 GEMM (ops/qgemm.h) against an exact int64 reference, through each view of the
  * activations df_qgemm_view_a can pick: uint8 used as is (narrow when <= 127, else wide),
- * a narrow shifted copy (values spanning <= 127, int8 or uint8) and int8 + 128 (wide).
+ * a narrow shifted copy (values spanning <= 127, int8 or uint8), int8 that is never negative
+ * used as is (narrow) and int8 + 128 (wide).
  * Shapes cover a partial row tile, a partial column panel, an odd number of k quads (the
  * narrow kernel's single-quad tail) and K = 4; 1 and 2 threads; with and without GELU. */
 #include <math.h>
@@ -100,6 +101,8 @@ static void test_views(void **state) {
         /* int8 with a lopsided span of 127 */
         {.M = 3, .K = 20, .N = 17, .is_signed = true, .lo = -10, .hi = 117, .zp = -2, .expect_narrow = true,
          .expect_copy = true},
+        /* int8 that is never negative: its bytes are already the narrow form, used as is */
+        {.M = 6, .K = 16, .N = 18, .is_signed = true, .lo = 0, .hi = 100, .zp = 5, .expect_narrow = true},
         /* int8 over the full range: x + 128, wide */
         {.M = 64, .K = 312, .N = 40, .is_signed = true, .lo = -128, .hi = 127, .expect_copy = true, .bias = true},
         /* one more than a narrow span: wide */
