@@ -99,6 +99,21 @@ static bool match_proj(const df_graph *g, int v, int reader, int *x, const df_sh
     return true;
 }
 
+/* The fused node (Attention or AttentionCore, named after the Softmax node si) with its
+ * num_heads and scale, and the matched nodes it replaces marked dead: 1, or -1 with err set. */
+static int add_fused(df_graph *g, const char *op, int si, const int *ins, int n_in, int out, int64_t nh, float scale,
+                     const int *dead, int nd, const proj *const pp[3], df_error *err) {
+    char name[256];
+    snprintf(name, sizeof name, "%s_%s", g->nodes[si].name, op);
+    int nn = df_fuse_add_node(g, op, DF_FUSED_DOMAIN, name, ins, n_in, &out, 1, err);
+    if (nn < 0 || df_fuse_attr_int(g, nn, "num_heads", nh, err) || df_fuse_attr_float(g, nn, "scale", scale, err))
+        return -1;
+    for (int k = 0; k < nd; k++) df_fuse_kill(g, dead[k]);
+    for (int t = 0; t < 3; t++)
+        for (int k = 0; k < pp[t]->ndead; k++) df_fuse_kill(g, pp[t]->dead[k]);
+    return 1;
+}
+
 /* The int8 form: one QMatMul over [Wq|Wk|Wv] (per-column scales, biases concatenated) into a
  * fresh QKV value, then AttentionCore. The three must share x_q's scale and zero point. */
 static int fuse_int8(df_graph *g, int si, const proj *const pp[3], int x, int64_t H, int64_t A, int64_t B, int64_t S,
@@ -147,15 +162,8 @@ static int fuse_int8(df_graph *g, int si, const proj *const pp[3], int x, int64_
     int qin[6] = {x, q->inputs[1], q->inputs[2], wv, sv, bv};
     int qn = df_fuse_add_node(g, "QMatMul", DF_FUSED_DOMAIN, name, qin, 6, &qkv, 1, err);
     if (qn < 0) return -1;
-    snprintf(name, sizeof name, "%s_AttentionCore", g->nodes[si].name);
     int cin[2] = {qkv, mask};
-    int cn = df_fuse_add_node(g, "AttentionCore", DF_FUSED_DOMAIN, name, cin, mask >= 0 ? 2 : 1, &out, 1, err);
-    if (cn < 0 || df_fuse_attr_int(g, cn, "num_heads", nh, err) || df_fuse_attr_float(g, cn, "scale", scale, err))
-        return -1;
-    for (int k = 0; k < nd; k++) df_fuse_kill(g, dead[k]);
-    for (int t = 0; t < 3; t++)
-        for (int k = 0; k < pp[t]->ndead; k++) df_fuse_kill(g, pp[t]->dead[k]);
-    return 1;
+    return add_fused(g, "AttentionCore", si, cin, mask >= 0 ? 2 : 1, out, nh, scale, dead, nd, pp, err);
 }
 
 static int match_one(df_graph *g, int si, const df_optimize_opts *o, df_error *err) {
@@ -280,16 +288,8 @@ static int match_one(df_graph *g, int si, const df_optimize_opts *o, df_error *e
         df_tensor_free(&b);
         return df_error_set(err, DF_ENOMEM, "out of memory packing attention weights"), -1;
     }
-    char name[256];
-    snprintf(name, sizeof name, "%s_Attention", g->nodes[si].name);
     int ins[4] = {x, wv, bv, mask};
-    int nn = df_fuse_add_node(g, "Attention", DF_FUSED_DOMAIN, name, ins, mask >= 0 ? 4 : 3, &out, 1, err);
-    if (nn < 0 || df_fuse_attr_int(g, nn, "num_heads", nh, err) || df_fuse_attr_float(g, nn, "scale", scale, err))
-        return -1;
-    for (int k = 0; k < nd; k++) df_fuse_kill(g, dead[k]);
-    for (int t = 0; t < 3; t++)
-        for (int k = 0; k < pp[t]->ndead; k++) df_fuse_kill(g, pp[t]->dead[k]);
-    return 1;
+    return add_fused(g, "Attention", si, ins, mask >= 0 ? 4 : 3, out, nh, scale, dead, nd, pp, err);
 }
 
 df_status df_pass_attention(df_graph *g, const df_optimize_opts *o, int *count, df_error *err) {
