@@ -21,11 +21,16 @@ NAMES = {"tinybert": "TinyBERT-shaped", "bertbase": "BERT-base-shaped"}
 ORDER = {"tinybert": 0, "bertbase": 1}
 
 
+def median_of(rows, model, eng):
+    """This run's median p50 of one engine at 1 thread, [1,64]; None when not measured."""
+    v = rows.get((model, 1, 1), {}).get(eng)
+    return statistics.median(v) if v else None
+
+
 def target_lines(rows, e):
     """Issue #5's targets (1 thread, [1,64]), met or not, from this run's medians."""
     def med(model, eng):
-        v = rows.get((model, 1, 1), {}).get(eng)
-        return statistics.median(v) if v else None
+        return median_of(rows, model, eng)
     out = ["## Against the targets (1 thread, [1,64], this run)", "",
            "INT8 rows take the fastest dpuflow INT8 variant; the accuracy each variant costs is in the "
            "last table below.", "",
@@ -100,8 +105,7 @@ def limits_lines(rows, path):
         return []
 
     def med(model, eng):
-        v = rows.get((model, 1, 1), {}).get(eng)
-        return statistics.median(v) if v else None
+        return median_of(rows, model, eng)
     out = ["## How close to this CPU's limits (1 thread, [1,64])", "",
            "`build/bench_kernels` times one layer's four weight GEMMs (M = 64, weights prepacked) on "
            "dpuflow's kernels and multiplies by the layer count: the *GEMM floor*, what a model would take "
