@@ -267,6 +267,16 @@ static double run_both(const qdq_spec *sp, int *fused) {
     return md;
 }
 
+/* The spec's graph after inference and the optimizer's passes (the caller frees it). */
+static df_graph *optimized_graph(const qdq_spec *sp) {
+    df_graph *g = qdq_graph(sp);
+    df_error err = {0};
+    assert_int_equal(df_graph_infer(g, &err), DF_OK);
+    df_optimize_opts o = {0};
+    assert_int_equal(df_graph_optimize(g, &o, &err), DF_OK);
+    return g;
+}
+
 static void test_pass_fires_matmul(void **state) {
     (void)state;
     int fused = -1;
@@ -275,11 +285,7 @@ static void test_pass_fires_matmul(void **state) {
     assert_int_equal(fused, 1);
     /* The QuantizeLinear read by this one QMatMul only is folded into it: the QMatMul reads
      * the float activation (qmatmul_quantize); the results above are the same either way. */
-    df_graph *g = qdq_graph(&sp);
-    df_error err = {0};
-    assert_int_equal(df_graph_infer(g, &err), DF_OK);
-    df_optimize_opts o = {0};
-    assert_int_equal(df_graph_optimize(g, &o, &err), DF_OK);
+    df_graph *g = optimized_graph(&sp);
     assert_int_equal(count_ops(g, "QuantizeLinear"), 0);
     for (int i = 0; i < g->n_nodes; i++)
         if (!g->nodes[i].dead && !strcmp(g->nodes[i].op_type, "QMatMul"))
@@ -319,11 +325,7 @@ static void test_pass_bias_gemm_shared(void **state) {
     /* Q, K, V: one QuantizeLinear feeds all three fused matmuls, and stays: the activation is
      * quantized once, not once per reader. */
     qdq_spec sh = {.M = 16, .K = 32, .N = 32, .consumers3 = true, .bias_add = true};
-    df_graph *g = qdq_graph(&sh);
-    df_error err = {0};
-    assert_int_equal(df_graph_infer(g, &err), DF_OK);
-    df_optimize_opts o = {0};
-    assert_int_equal(df_graph_optimize(g, &o, &err), DF_OK);
+    df_graph *g = optimized_graph(&sh);
     assert_int_equal(count_ops(g, "QMatMul"), 3);
     assert_int_equal(count_ops(g, "QuantizeLinear"), 1);
     assert_int_equal(count_ops(g, "DequantizeLinear"), 0);
